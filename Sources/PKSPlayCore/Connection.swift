@@ -1,0 +1,101 @@
+import Foundation
+
+/// One command to run on a target, through `/bin/sh -c` there.
+public struct ExecRequest: Sendable {
+    /// A POSIX shell command line; callers quote arguments with ``shellQuote(_:)``.
+    public var command: String
+    /// Bytes fed to the command's standard input, then end of file. `nil` gives an empty stdin.
+    public var stdin: Data?
+    /// Variables set for the command. Values never appear in any process's argv on the target,
+    /// so secrets (a database password) may travel here.
+    public var environment: [String: String]
+    /// Kill the command and fail with ``ConnectionError/timeout(command:seconds:)`` after this long.
+    public var timeout: Double?
+    /// Called with each chunk of output as it arrives, for live progress (`pg_basebackup -P`).
+    public var onOutput: (@Sendable (OutputStream, Data) -> Void)?
+
+    public enum OutputStream: Sendable { case stdout, stderr }
+
+    public init(
+        _ command: String, stdin: Data? = nil, environment: [String: String] = [:], timeout: Double? = nil,
+        onOutput: (@Sendable (OutputStream, Data) -> Void)? = nil
+    ) {
+        self.command = command
+        self.stdin = stdin
+        self.environment = environment
+        self.timeout = timeout
+        self.onOutput = onOutput
+    }
+}
+
+/// What a command left behind: its exit status and both output streams, whole.
+public struct ExecResult: Sendable, Hashable {
+    public var exitStatus: Int32
+    public var stdout: Data
+    public var stderr: Data
+
+    public init(exitStatus: Int32, stdout: Data = Data(), stderr: Data = Data()) {
+        self.exitStatus = exitStatus
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// Why a connection could not do what was asked. `unreachable` ends the host's run (UNREACHABLE),
+/// everything else fails the task.
+public enum ConnectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unreachable(host: String, reason: String)
+    case timeout(command: String, seconds: Double)
+    case fileTransfer(path: String, reason: String)
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case .unreachable(let host, let reason): return "cannot reach \(host): \(reason)"
+        case .timeout(let command, let seconds): return "command timed out after \(Value.formatDouble(seconds)) s: \(command)"
+        case .fileTransfer(let path, let reason): return "file transfer of \(path) failed: \(reason)"
+        case .interrupted: return "interrupted"
+        }
+    }
+}
+
+/// How pksplay reaches one host. A module talks only to this, never to SSH or processes directly.
+///
+/// A connection belongs to one host and is used by one task at a time; implementations may keep a
+/// session open across calls (SSH keeps one per host per run).
+public protocol Connection: AnyObject, Sendable {
+    /// The inventory name of the host this connection reaches.
+    var hostName: String { get }
+    /// Runs `request.command` through `/bin/sh -c` on the target.
+    func exec(_ request: ExecRequest) async throws -> ExecResult
+    /// Writes `data` to `path` on the target, replacing it; `mode` (for example `0o600`) is set
+    /// before any content is written when given.
+    func put(_ data: Data, to path: String, mode: Int?) async throws
+    /// Reads the whole file at `path` on the target.
+    func get(_ path: String) async throws -> Data
+    /// Ends the session. Further calls fail.
+    func close() async
+}
+
+extension Connection {
+    /// Convenience for `exec(ExecRequest(command))`.
+    public func run(_ command: String, stdin: Data? = nil, environment: [String: String] = [:]) async throws -> ExecResult {
+        try await exec(ExecRequest(command, stdin: stdin, environment: environment))
+    }
+}
+
+/// Quotes one word for a POSIX shell so it reaches the command as is, whatever it holds.
+public func shellQuote(_ word: String) -> String {
+    if !word.isEmpty, word.unicodeScalars.allSatisfy({ CharacterSet.shellSafe.contains($0) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\"'\"'") + "'"
+}
+
+/// Quotes and joins an argv for a POSIX shell.
+public func shellJoin(_ argv: [String]) -> String { argv.map(shellQuote).joined(separator: " ") }
+
+extension CharacterSet {
+    static let shellSafe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+}
