@@ -54,7 +54,7 @@ let package = Package(
             name: "PKSPlayEngineTests",
             dependencies: ["PKSPlayEngine", "PKSPlayModules", "PKSPlayTestSupport"]
         ),
-        .testTarget(name: "ConformanceTests", dependencies: ["PKSPlayCore"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["pksplay"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -62,41 +62,52 @@ for h in "${LAB_HOSTS[@]}"; do
     fi
     # Anything else still in the host's network namespace (nothing, normally) is ended too.
     if [[ -e /run/netns/$h ]]; then
-        stray=$(ip netns pids "$h" 2>/dev/null | xargs) || stray=
-        if [[ -n $stray ]]; then
-            kill -KILL $stray 2>/dev/null || :
-            did+=("$h: killed stray processes $stray")
+        mapfile -t stray < <(ip netns pids "$h" 2>/dev/null)
+        if ((${#stray[@]})); then
+            kill -KILL "${stray[@]}" 2>/dev/null || :
+            did+=("$h: killed stray processes ${stray[*]}")
         fi
-        ip netns del "$h"
+        ip netns del "$h" || warn "$h: ip netns del failed"
         did+=("$h: network namespace removed")
     fi
-    if ip link show "$(veth_of "$h")" >/dev/null 2>&1; then
-        ip link del "$(veth_of "$h")"
+    # The veth goes with the namespace, a moment later; one left behind is deleted.
+    veth=$(veth_of "$h")
+    for _ in $(seq 20); do
+        ip link show "$veth" >/dev/null 2>&1 || break
+        sleep 0.05
+    done
+    if ip link show "$veth" >/dev/null 2>&1; then
+        ip link del "$veth" 2>/dev/null || :
+        did+=("$h: veth $veth removed")
     fi
     rm -f "$LAB_STATE/run/$h.pid" "$LAB_STATE/run/$h.unshare.pid"
 done
 
 if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
-    ip link del "$LAB_BRIDGE"
+    ip link del "$LAB_BRIDGE" || warn "ip link del $LAB_BRIDGE failed"
     did+=("bridge $LAB_BRIDGE removed")
 fi
 
 # Nothing of the lab may stay mounted in the root namespace (nothing is, normally).
 while read -r mnt; do
-    umount -l "$mnt"
+    umount -n -l "$mnt" || warn "umount $mnt failed"
     did+=("unmounted $mnt")
 done < <(awk -v s="$LAB_STATE/" -v c="$LAB_CACHE/" 'index($2, s) == 1 || index($2, c) == 1 { print $2 }' /proc/self/mounts | sort -r)
 
 # podman's parent cgroups, if the lab created them and nothing uses them (rmdir fails if so).
 if [[ -e $LAB_STATE/run/cgroups-created ]]; then
-    removed=0
-    for cg in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
-        [[ -d $cg ]] || continue
-        rmdir "$cg/conmon" 2>/dev/null || :
-        if rmdir "$cg" 2>/dev/null; then removed=1; fi
-    done
-    if ((removed)); then did+=("podman's empty parent cgroups (libpod_parent) removed"); fi
+    if remove_podman_cgroups; then did+=("podman's empty parent cgroups (libpod_parent) removed"); fi
     rm -f "$LAB_STATE/run/cgroups-created"
+fi
+
+# /run/netns, if the lab created it and no other namespace is registered there.
+if [[ -e $LAB_STATE/run/netns-dir-created ]]; then
+    if [[ -d /run/netns && -z $(ls -A /run/netns) ]]; then
+        while mountpoint -q /run/netns; do umount -n /run/netns; done
+        rmdir /run/netns || :
+        did+=("/run/netns removed (ip netns created it)")
+    fi
+    rm -f "$LAB_STATE/run/netns-dir-created"
 fi
 
 rm -f "$LAB_STATE/lab.env"

@@ -12,19 +12,19 @@ hostname "$host"
 
 # Copies of the other hosts' /run/netns entries would keep their network namespaces alive.
 while read -r _ mnt _; do
-    case $mnt in /run/netns/*) umount -l "$mnt" 2>/dev/null || : ;; esac
+    case $mnt in /run/netns/*) umount -n -l "$mnt" 2>/dev/null || : ;; esac
 done </proc/self/mounts
-umount -l /run/netns 2>/dev/null || :
+umount -n -l /run/netns 2>/dev/null || :
 
 # A /run of its own: sshd, podman's runtime state, utmp and /run/postgresql.
-mount -t tmpfs -o mode=0755,nosuid,nodev,size=256m "run-$host" /run
+mount -n -t tmpfs -o mode=0755,nosuid,nodev,size=256m "run-$host" /run
 install -d -m 0755 /run/sshd /run/lock
 install -d -m 2775 /run/postgresql
 if getent passwd postgres >/dev/null; then chown postgres:postgres /run/postgresql; fi
 
 for pair in srv:/srv root:/root var-lib-postgresql:/var/lib/postgresql tmp:/tmp log:/var/log \
     bin:/usr/local/bin etc/containers:/etc/containers etc/hosts:/etc/hosts etc/hostname:/etc/hostname; do
-    mount --bind "$dir/${pair%%:*}" "${pair#*:}"
+    mount -n --bind "$dir/${pair%%:*}" "${pair#*:}"
 done
 
 # No systemd runs the containers' healthcheck timers on a lab host: this loop does, every 10 s

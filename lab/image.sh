@@ -51,8 +51,10 @@ build_base() {
     fi
     ((${#mirrors[@]})) || die "no Debian source found in /etc/apt/sources.list*; set LAB_DEBIAN_MIRROR=http://..."
     say "building the postgres root filesystem with mmdebstrap (~2 min) from: ${mirrors[*]}"
-    local tmp=$LAB_BASE_TAR.tmp log=$LAB_CACHE/mmdebstrap.log start=$SECONDS
+    local tmp=$LAB_BASE_TAR.tmp log=$LAB_CACHE/mmdebstrap.log start=$SECONDS run_mount=0
     rm -f "$tmp"
+    [[ -e /run/mount ]] || run_mount=1  # mount(8) creates it; removed below if it stays empty
+    # shellcheck disable=SC2016  # the hooks' "$1" is the chroot, expanded by mmdebstrap
     # The Debian package creates and starts a "main" cluster; the image must start empty, like
     # the official one, with a data directory anyone can create a cluster in.
     if ! mmdebstrap --variant=minbase --format=tar --include=postgresql-15 \
@@ -68,9 +70,11 @@ build_base() {
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
         "$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")" "$tmp" "${mirrors[@]}" >"$log" 2>&1; then
         rm -f "$tmp"
+        ((run_mount == 0)) || rmdir /run/mount 2>/dev/null || :
         tail -20 "$log" >&2
         die "mmdebstrap failed (full log: $log)"
     fi
+    ((run_mount == 0)) || rmdir /run/mount 2>/dev/null || :
     mv "$tmp" "$LAB_BASE_TAR"
     say "root filesystem built in $((SECONDS - start)) s: $LAB_BASE_TAR ($(du -h "$LAB_BASE_TAR" | cut -f1))"
 }
@@ -89,7 +93,7 @@ image_stamp() {
 
 build_store() {
     local stamp=$1 start=$SECONDS log=$LAB_CACHE/build.log
-    say "loading the image into $LAB_STORE (~25 s)"
+    say "loading the image into $LAB_STORE (~15 s)"
     rm -rf "$LAB_STORE" "$LAB_RUN/build"
     mkdir -p "$LAB_STORE" "$LAB_RUN/build"
     cat >"$LAB_RUN/build/storage.conf" <<EOF
@@ -111,10 +115,11 @@ EOF
     printf 'unqualified-search-registries = []\nshort-name-mode = "permissive"\n' >"$LAB_RUN/build/registries.conf"
     # podman also writes a few machine-wide files (its blob cache, a network run directory):
     # those it creates here are removed afterwards.
-    local p created=()
+    local p created=() cgroups_before=0
     for p in /var/lib/containers /run/containers /etc/cni/net.d/cni.lock; do
         [[ -e $p ]] || created+=("$p")
     done
+    if podman_cgroups_exist; then cgroups_before=1; fi
     local ok=1
     {
         build_podman import "$LAB_BASE_TAR" "$LAB_BASE_IMAGE" &&
@@ -129,6 +134,7 @@ EOF
     rm -rf "$LAB_RUN/build"
     rmdir "$LAB_RUN" 2>/dev/null || :
     for p in "${created[@]}"; do rm -rf "$p"; done
+    ((cgroups_before)) || remove_podman_cgroups || :
     if ((!ok)); then
         tail -20 "$log" >&2
         rm -rf "$LAB_STORE"
@@ -148,6 +154,9 @@ ensure_image() {
     if [[ -r $LAB_STORE/pksplay-image.env ]] && grep -qx "LAB_IMAGE_STAMP=$stamp" "$LAB_STORE/pksplay-image.env"; then
         say "image $LAB_IMAGE: cached in $LAB_STORE"
     else
+        if [[ -e $LAB_STATE/lab.env ]]; then
+            die "the image must be rebuilt but the lab is up and uses it; run make lab-down first"
+        fi
         [[ -s $LAB_BASE_TAR ]] || build_base
         build_store "$stamp"
     fi

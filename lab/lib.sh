@@ -1,5 +1,5 @@
 # Shared settings and helpers for the pksplay lab scripts. Sourced, never run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the settings are used by the scripts that source this
 
 # Where things live. The state and cache directories are outside the repository on purpose:
 # CI clones the repository anywhere and the lab must not depend on that path once it is up.
@@ -24,7 +24,7 @@ LAB_BASE_TAR=$LAB_CACHE/debian-bookworm-postgresql-15.tar
 LAB_STORE=$LAB_CACHE/store          # read-only image store shared by both hosts
 LAB_RUN=/run/pksplay-lab            # root-namespace runtime files (build-time podman)
 
-LAB_APT_PACKAGES=(openssh-server openssh-client podman runc conmon podman-compose mmdebstrap
+LAB_APT_PACKAGES=(openssh-server openssh-client podman runc conmon podman-compose mmdebstrap procps
                   uidmap iproute2 util-linux python3 python3-yaml python3-dotenv
                   containernetworking-plugins)
 
@@ -79,6 +79,23 @@ ensure_packages() {
     ((rc == 0)) || { tail -20 "$LAB_STATE/apt.log" >&2; die "apt-get install failed (log: $LAB_STATE/apt.log)"; }
 }
 
+# podman creates its parent cgroups (libpod_parent, with conmon/ under it) on first use.
+podman_cgroups_exist() {
+    compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null || [[ -d /sys/fs/cgroup/libpod_parent ]]
+}
+
+# Removes podman's parent cgroups if they are empty (rmdir fails on a cgroup in use). Succeeds if
+# one was removed.
+remove_podman_cgroups() {
+    local cg removed=1
+    for cg in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+        [[ -d $cg ]] || continue
+        rmdir "$cg/conmon" 2>/dev/null || :
+        if rmdir "$cg" 2>/dev/null; then removed=0; fi
+    done
+    return "$removed"
+}
+
 # The pid of a host's init (pid 1 of its namespaces), if that host is running.
 host_init_pid() {
     local f=$LAB_STATE/run/$1.pid pid
@@ -86,7 +103,7 @@ host_init_pid() {
     pid=$(<"$f")
     [[ -n $pid && -d /proc/$pid ]] || return 1
     # The pid must still be our sshd in that host's namespaces, not a recycled number.
-    grep -qa "pksplay-lab/hosts/$1/" "/proc/$pid/cmdline" 2>/dev/null || return 1
+    grep -qaF "$LAB_STATE/hosts/$1/" "/proc/$pid/cmdline" 2>/dev/null || return 1
     echo "$pid"
 }
 
@@ -99,8 +116,4 @@ in_host() {
     nsenter --target "$pid" --net --mount --uts --pid --wd=/ -- \
         env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
         LANG=C.UTF-8 "$@"
-}
-
-ssh_opts() {
-    echo -F "$LAB_STATE/ssh_config"
 }

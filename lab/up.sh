@@ -43,8 +43,11 @@ for h in "${LAB_HOSTS[@]}"; do
 done
 
 started=$SECONDS
+cgroups_before=0
+if podman_cgroups_exist; then cgroups_before=1; fi
 ensure_packages
 ensure_image
+image_seconds=$((SECONDS - started))
 # shellcheck disable=SC1091
 source "$LAB_STORE/pksplay-image.env"
 
@@ -65,6 +68,7 @@ on_failure() {
     exit "$rc"
 }
 trap on_failure EXIT
+trap 'exit 130' INT TERM HUP
 
 {
     printf 'LAB_BRIDGE=%q\nLAB_BRIDGE_IP=%q\nLAB_PREFIX=%q\n' "$LAB_BRIDGE" "$LAB_BRIDGE_IP" "$LAB_PREFIX"
@@ -218,12 +222,13 @@ for h in "${LAB_HOSTS[@]}"; do prepare_host "$h"; done
 
 # podman creates its parent cgroups (libpod_parent) on first use; the lab removes them at
 # lab-down only if they were not there before it.
-if ! compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && [[ ! -d /sys/fs/cgroup/libpod_parent ]]; then
-    touch "$LAB_STATE/run/cgroups-created"
-fi
+((cgroups_before)) || touch "$LAB_STATE/run/cgroups-created"
+# Likewise "ip netns add" creates /run/netns (a bind mount of itself) when it is missing.
+[[ -e /run/netns ]] || touch "$LAB_STATE/run/netns-dir-created"
 
 # Network ------------------------------------------------------------------------------------------
 
+hosts_started=$SECONDS
 ip link add "$LAB_BRIDGE" type bridge
 ip addr add "$LAB_BRIDGE_IP/$LAB_PREFIX" dev "$LAB_BRIDGE"
 ip link set "$LAB_BRIDGE" up
@@ -252,12 +257,13 @@ done
 # pid 1 of each host is the child of its unshare; then its sshd must accept our key.
 for h in "${LAB_HOSTS[@]}"; do
     outer=$(<"$LAB_STATE/run/$h.unshare.pid")
+    init=
     for _ in $(seq 100); do
-        init=$(ps -o pid= --ppid "$outer" 2>/dev/null | tr -d ' ' | head -1)
+        init=$(ps -o pid= --ppid "$outer" 2>/dev/null | tr -d ' ' | head -1) || init=
         [[ -n $init ]] && break
         sleep 0.05
     done
-    [[ -n ${init:-} ]] || { tail -5 "$LAB_STATE/log/$h.log" >&2; die "$h did not start (log: $LAB_STATE/log/$h.log)"; }
+    [[ -n $init ]] || { tail -5 "$LAB_STATE/log/$h.log" >&2; die "$h did not start (log: $LAB_STATE/log/$h.log)"; }
     echo "$init" >"$LAB_STATE/run/$h.pid"
     for _ in $(seq 100); do
         ssh -F "$LAB_STATE/ssh_config" -o ConnectTimeout=1 "$h" true 2>/dev/null && break
@@ -267,7 +273,7 @@ for h in "${LAB_HOSTS[@]}"; do
     ssh -F "$LAB_STATE/ssh_config" "$h" true ||
         { tail -5 "$LAB_STATE/log/$h.log" >&2; die "sshd of $h does not accept the lab key (log: $LAB_STATE/log/$h.log)"; }
 done
-say "hosts: pks1 and pks2 up, sshd answering with the lab key ($((SECONDS - started)) s)"
+say "hosts: pks1 and pks2 up, sshd answering with the lab key ($((SECONDS - hosts_started)) s)"
 
 # PKS on each host, over ssh as a user would, both hosts at once ---------------------------------
 
@@ -311,4 +317,9 @@ done
 rm -f "$LAB_STATE"/run/*.seed
 
 trap - EXIT
-say "lab up in $((SECONDS - started)) s. ssh -F $LAB_STATE/ssh_config pks1; inventory: $LAB_STATE/inventory.yml"
+if ((image_seconds >= 2)); then
+    say "lab up in $((SECONDS - started)) s, $image_seconds s of it for the image"
+else
+    say "lab up in $((SECONDS - started)) s"
+fi
+say "ssh -F $LAB_STATE/ssh_config pks1; inventory: $LAB_STATE/inventory.yml"

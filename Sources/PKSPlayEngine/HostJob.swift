@@ -1,5 +1,6 @@
 import Foundation
 import PKSPlayCore
+import PKSPlayLoader
 import PKSPlayTemplate
 
 /// Connection variables the pool needs to open a host's connection.
@@ -134,7 +135,7 @@ struct HostJob: Sendable {
             if let l = control["label"] { label = (try? engine.templates.renderValue(l, itemScope).stringified) ?? label }
             engine.reporter.report(.hostResult(HostTaskResult(
                 host: host, delegatedTo: target == host ? nil : target, status: o.status, itemLabel: label, result: censor(o.result, noLog: itemNoLog(itemScope)),
-                diffs: diffs(of: o.result), ignored: o.ignoredFailure, noLog: itemNoLog(itemScope))))
+                diffs: diffs(of: o.result, noLog: itemNoLog(itemScope)), ignored: o.ignoredFailure, noLog: itemNoLog(itemScope))))
             results.append(o.result)
             if o.changed { anyChanged = true }
             if o.status == .failed && !o.ignoredFailure { anyFailed = true }
@@ -167,12 +168,13 @@ struct HostJob: Sendable {
     func report(_ o: HostOutcome, noLog: Bool) -> HostOutcome {
         engine.reporter.report(.hostResult(HostTaskResult(
             host: host, delegatedTo: target == host ? nil : target, status: o.status, result: censor(o.result, noLog: noLog),
-            diffs: diffs(of: o.result), ignored: o.ignoredFailure, noLog: noLog)))
+            diffs: diffs(of: o.result, noLog: noLog), ignored: o.ignoredFailure, noLog: noLog)))
         return o
     }
 
-    func diffs(of result: Value) -> [FileDiff] {
-        guard options.diffMode || kw("diff")?.asBool == true, let d = result.dictValue?["diff"] else { return [] }
+    func diffs(of result: Value, noLog: Bool = false) -> [FileDiff] {
+        // A diff of a no_log task could show the very secret no_log hides.
+        guard !noLog, options.diffMode || kw("diff")?.asBool == true, let d = result.dictValue?["diff"] else { return [] }
         let list = d.listValue ?? [d]
         return list.compactMap { v in
             guard let dd = v.dictValue else { return nil }
@@ -230,6 +232,17 @@ struct HostJob: Sendable {
         } catch {
             return failedOutcome("The task includes an option with an undefined variable or a template error. The error was: \(error)\n\nThe error appears to be in '\(task.location)'")
         }
+        // module_defaults (play, block or task) fill arguments the task does not set.
+        if let md = kw("module_defaults") {
+            do {
+                let rendered = try engine.templates.renderValue(md, sc)
+                for (name, defaults) in rendered.dictValue ?? [:] where engine.registry.module(named: name).map({ $0.name == module.name }) ?? false {
+                    if let d = defaults.dictValue { args = d.merging(args) }
+                }
+            } catch {
+                return failedOutcome("cannot render module_defaults: \(error)")
+            }
+        }
         if let free = args["_raw_params"] {
             args["_raw_params"] = nil
             if let ff = module.arguments.freeForm {
@@ -263,7 +276,30 @@ struct HostJob: Sendable {
         let delay = Double((try? kw("delay").map { try engine.templates.renderValue($0, sc) })??.stringified ?? "") ?? 5
         let register = task.keywords["register"]?.stringValue
 
+        // A task's own `undo:` is recorded before it runs, with its arguments rendered now.
+        var undoToken: String?
+        if !checkMode, let spec = kw("undo"), let journal = engine.journal {
+            do {
+                let steps = try renderUndoSteps(spec, sc)
+                let token = UUID().uuidString
+                undoToken = token
+                let actions = steps.compactMap { $0.dictValue?["action"]?.stringified }.joined(separator: ", ")
+                try await journal.willChange(host: target ?? host, task: task.displayName, location: task.location,
+                                             undo: UndoRecord(module: TaskUndo.moduleName, summary: "undo of '\(task.displayName)' (\(actions))",
+                                                              data: ["steps": .list(steps), "token": .string(token)]),
+                                             connection: targetVars)
+            } catch {
+                return failedOutcome("cannot record the task's undo: \(error)")
+            }
+        }
         var outcome = failedOutcome("not run")
+        defer {
+            if let undoToken, let journal = engine.journal {
+                let status = outcome.status
+                let host = target ?? self.host
+                Swift.Task { await journal.taskEnded(host: host, task: undoToken, status: status) }
+            }
+        }
         for attempt in 1...attempts {
             outcome = await invoke(module, validated, sc, checkMode: checkMode, diffMode: diffMode, ignoreErrors: ignoreErrors, register: register)
             guard let untilCond, outcome.status != .unreachable else { break }
@@ -285,6 +321,19 @@ struct HostJob: Sendable {
             if engine.stopFlag.isStopped { break }
         }
         return outcome
+    }
+
+    /// `undo:` as written (a task or a list), each step as `{action, args}` with its arguments rendered.
+    func renderUndoSteps(_ spec: Value, _ sc: TaskScope) throws -> [Value] {
+        let items = spec.listValue ?? [spec]
+        return try items.map { item in
+            guard let d = item.dictValue else { throw TaskFailure("an undo step must be a task (a mapping)") }
+            guard let (action, raw) = d.first(where: { !PlaybookLoader.taskKeywords.contains($0.key) && !$0.key.hasPrefix("with_") }) else {
+                throw TaskFailure("an undo step names no module")
+            }
+            guard engine.registry.module(named: action) != nil else { throw TaskFailure("undo step: couldn't resolve module '\(action)'") }
+            return .dict(["action": .string(action), "args": try engine.templates.renderValue(raw, sc)])
+        }
     }
 
     func whenValues() -> [Value] {
@@ -375,13 +424,16 @@ struct HostJob: Sendable {
         let taskName = task.displayName
         let location = task.location
         let searchDirs = fileSearchDirectories()
+        // A delegated task changes the delegate: that is the host rollback must reach.
+        let changedHost = target ?? host
+        let connectionVars = targetVars
         return ModuleContext(
             args: args, connection: connection, host: host, checkMode: checkMode, diffMode: diffMode, verbosity: options.verbosity,
             logger: engine.logger,
             evaluate: { expr in try templates.evaluate(expr, sc) },
             render: { text in try templates.renderText(text, sc) },
             findFile: { name, kind in HostJob.findFile(name, kind: kind, in: searchDirs) },
-            willChange: { undo in try await journal?.willChange(host: host, task: taskName, location: location, undo: undo) },
+            willChange: { undo in try await journal?.willChange(host: changedHost, task: taskName, location: location, undo: undo, connection: connectionVars) },
             progress: { line in reporter.report(.progress(host: host, line: line)) })
     }
 

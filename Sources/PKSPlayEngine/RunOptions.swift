@@ -22,6 +22,8 @@ public struct RunOptions: Sendable {
     public var becomeMethod: String?
     public var becomePassword: String?
     public var rollbackOnFailure = false
+    /// The run's journal id, visible to playbooks as `pksplay_run_id` (names things a run creates).
+    public var runID = "norun"
 
     public init() {}
 }

@@ -5,7 +5,7 @@ import PKSPlayCore
 public actor ConnectionPool {
     public typealias Opener = @Sendable (_ host: String, _ variables: ValueDict) async throws -> any Connection
     private let open: Opener
-    private var open_: [String: Task<any Connection, Error>] = [:]
+    private var open_: [String: Swift.Task<any Connection, Error>] = [:]
 
     public init(open: @escaping Opener) { self.open = open }
 
@@ -13,7 +13,7 @@ public actor ConnectionPool {
     public func connection(for host: String, variables: ValueDict) async throws -> any Connection {
         if let t = open_[host] { return try await t.value }
         let opener = open
-        let t = Task { try await opener(host, variables) }
+        let t = Swift.Task { try await opener(host, variables) }
         open_[host] = t
         do { return try await t.value } catch {
             open_[host] = nil  // a later task may try again (sshd restarted)
@@ -35,7 +35,8 @@ public actor ConnectionPool {
 /// Write-ahead record of every change (the rollback issue fills it in).
 public protocol ChangeJournal: Sendable {
     /// Called before a module applies a change; must be durable when it returns.
-    func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord) async throws
+    /// `connection` holds the host's connection variables so rollback can reach it; implementations drop secrets.
+    func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws
     /// Called when a task has ended on a host.
     func taskEnded(host: String, task: String, status: TaskStatus) async
 }

@@ -101,6 +101,7 @@ extension PlaybookRunner {
             "ansible_diff_mode": .bool(options.diffMode),
             "ansible_verbosity": .int(options.verbosity),
             "omit": .string(omitPlaceholder),
+            "pksplay_run_id": .string(options.runID),
             "playbook_dir": .string(playbookDir),
             "ansible_version": ["full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0"],
             "ansible_run_tags": .list((options.tags.isEmpty ? ["all"] : options.tags).map { .string($0) }),
@@ -211,6 +212,8 @@ extension PlaybookRunner {
 
     func apply(_ o: HostOutcome, task: Task, inh: Inherited, countStats: Bool) {
         guard var s = hosts[o.host] else { return }
+        // run_once: the other hosts get the registered result and facts, not the counters.
+        let count: (String, (inout HostStats) -> Void) -> Void = countStats ? { self.count($0, $1) } : { _, _ in }
         if let reg = task.keywords["register"]?.stringValue { s.hostVars[reg] = o.result }
         if let f = o.setFacts { s.hostVars.merge(f) }
         if let g = o.gatheredFacts {
@@ -252,7 +255,6 @@ extension PlaybookRunner {
                 for i in idx { hosts[o.host]?.notified.insert(i) }
             }
         }
-        _ = countStats
     }
 
     func keyword(_ name: String, _ task: Task, _ inh: Inherited) -> Value? {
@@ -404,7 +406,10 @@ extension PlaybookRunner {
                     await runNodes([.block(Block(name: role.name, block: role.tasks, location: task.location, role: scope))], inc.hosts, inner)
                 } else {
                     let nodes = try engine.taskSource.loadTasks(file: inc.file, relativeTo: base, role: inh.role)
-                    reporter.report(.message("included: \(inc.file) for \(inc.hosts.joined(separator: ", "))"))
+                    let itemText = inc.item.values.first.map { " => (item=\($0.stringified))" } ?? ""
+                    reporter.report(.message("included: \(inc.file) for \(inc.hosts.joined(separator: ", "))\(itemText)"))
+                    // Each inclusion counts as ok for its hosts, as in Ansible.
+                    for h in inc.hosts { count(h) { $0.ok += 1 } }
                     await runNodes(nodes, inc.hosts, inner)
                 }
             } catch {

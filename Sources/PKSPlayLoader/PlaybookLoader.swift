@@ -29,7 +29,7 @@ public struct PlaybookLoader: TaskSource {
         "ignore_errors", "ignore_unreachable", "no_log", "any_errors_fatal", "check_mode", "diff", "delegate_to", "run_once", "throttle",
         "timeout", "connection", "remote_user", "collections", "module_defaults", "debugger", "port", "notify",
     ]
-    static let taskKeywords: Set<String> = [
+    public static let taskKeywords: Set<String> = [
         "name", "when", "loop", "loop_control", "register", "changed_when", "failed_when", "ignore_errors", "ignore_unreachable", "notify",
         "listen", "tags", "check_mode", "diff", "no_log", "retries", "until", "delay", "run_once", "delegate_to", "delegate_facts", "vars",
         "environment", "become", "become_user", "become_method", "become_flags", "any_errors_fatal", "throttle", "timeout", "args", "action",

@@ -113,7 +113,6 @@ enum YAMLReader {
                                      hint: "flatten the structure")
                 }
             case "]", "}": depth = max(0, depth - 1)
-            case "\n": depth = depth  // flow collections may span lines
             default: break
             }
         }

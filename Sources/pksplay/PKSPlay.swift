@@ -14,7 +14,7 @@ struct PKSPlay: AsyncParsableCommand {
             A bundled playbook (failover.yml, promote.yml, sip-switch.yml) is found by name.
             """,
         version: version,
-        subcommands: [Run.self, Check.self, ListTasks.self, ListHosts.self, ListTags.self, SyntaxCheck.self, Modules.self],
+        subcommands: [Run.self, Check.self, RollbackCommand.self, Runs.self, ListTasks.self, ListHosts.self, ListTags.self, SyntaxCheck.self, Modules.self],
         defaultSubcommand: nil
     )
 }

@@ -147,26 +147,59 @@ enum Runtime {
             guard let pw = readSecret("SSH password: ") else { return 1 }
             sshPassword = pw
         }
-        let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && options.format == .human
-        let reporter: any Reporter = options.format == .json
-            ? JSONReporter()
-            : HumanReporter(color: colour, verbosity: options.verbose, diff: ro.diffMode)
+        let reporter = Runtime.reporter(format: options.format, verbosity: options.verbose, diff: ro.diffMode)
         let sshDefaults = SSHDefaults(privateKey: options.privateKey, password: sshPassword, timeout: options.timeout ?? 10,
                                       hostKeyChecking: options.hostKeyChecking, reporter: reporter)
         let pool = ConnectionPool { host, vars in try await Connections.open(host: host, variables: vars, defaults: sshDefaults) }
+        let stateDir = options.stateDir ?? JournalReader.defaultStateDirectory()
+        let journal: FileJournal
+        do {
+            journal = try FileJournal(stateDirectory: stateDir, playbook: playbook.path, inventory: options.inventory,
+                                      checkMode: ro.checkMode, extraVarNames: ro.extraVars.keys)
+        } catch {
+            report(error)
+            return 1
+        }
+        ro.runID = journal.runID
         let stop = StopFlag()
         let engine = Engine(registry: registry, connections: pool, reporter: reporter,
                             taskSource: PlaybookLoader(registry: registry),
                             templates: TemplateEngine(lookups: StandardLookups(baseDirectory: (playbook.path as NSString).deletingLastPathComponent)),
-                            logger: Logger(label: "pksplay"), stopFlag: stop)
+                            journal: journal, logger: Logger(label: "pksplay"), stopFlag: stop)
         let signals = SignalHandler(stop: stop, reporter: reporter)
         signals.install()
         let summary = await engine.run(playbook, inventory: inventory, options: ro)
         signals.uninstall()
-        if summary.interrupted {
-            reporter.report(.message("Interrupted: no new tasks were started after Ctrl-C."))
-            return 130
+        let outcome = summary.interrupted ? "interrupted" : summary.exitCode == 0 ? "ok" : summary.exitCode == 4 ? "unreachable" : "failed"
+        journal.finish(outcome: outcome)
+        if !ro.checkMode && summary.exitCode != 0 || summary.interrupted {
+            if ro.rollbackOnFailure {
+                reporter.report(.message("\nThe run \(outcome == "interrupted" ? "was interrupted" : "failed"): rolling back run \(journal.runID) (--rollback-on-failure)"))
+                do {
+                    let run = try JournalReader.read(journal.path)
+                    let rb = await rollback(run, check: false, reporter: reporter, hostKeyChecking: options.hostKeyChecking, defaults: sshDefaults)
+                    reporter.report(.message("run: \(outcome) (exit \(summary.exitCode)); rollback: \(rb == 0 ? "complete" : "incomplete (exit \(rb))")"))
+                } catch {
+                    report(error)
+                }
+            } else if !ro.checkMode {
+                reporter.report(.message("\nTo undo this run: pksplay rollback \(journal.runID)\(options.stateDir.map { " --state-dir \($0)" } ?? "")"))
+            }
         }
+        if summary.interrupted { return 130 }
+        return summary.exitCode
+    }
+
+    static func reporter(format: PlaybookOptions.OutputFormat, verbosity: Int, diff: Bool) -> any Reporter {
+        let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && format == .human
+        return format == .json ? JSONReporter() : HumanReporter(color: colour, verbosity: verbosity, diff: diff)
+    }
+
+    /// Rolls a run back; returns the exit code (0 when every step was undone or already undone).
+    static func rollback(_ run: JournalReader.Run, check: Bool, reporter: any Reporter, hostKeyChecking: String?, defaults: SSHDefaults? = nil) async -> Int32 {
+        let sshDefaults = defaults ?? SSHDefaults(privateKey: nil, password: nil, timeout: 10, hostKeyChecking: hostKeyChecking, reporter: reporter)
+        let pool = ConnectionPool { host, vars in try await Connections.open(host: host, variables: vars, defaults: sshDefaults) }
+        let summary = await Rollback(registry: registry, connections: pool, reporter: reporter).run(run, checkMode: check)
         return summary.exitCode
     }
 }

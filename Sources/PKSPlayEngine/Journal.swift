@@ -1,0 +1,166 @@
+import Foundation
+import PKSPlayCore
+
+/// One line of a run's journal.
+public struct JournalEntry: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case run, change, taskUndo = "task_undo", taskEnd = "task_end", end }
+
+    public var kind: Kind
+    public var seq: Int
+    public var time: Double
+    // run
+    public var runID: String?
+    public var playbook: String?
+    public var inventory: [String]?
+    public var checkMode: Bool?
+    public var extraVarNames: [String]?
+    // change / task_undo / task_end
+    public var host: String?
+    public var task: String?
+    public var location: String?
+    public var undo: UndoRecord?
+    /// The connection variables of the host (no passwords), so rollback reaches it without the inventory.
+    public var connection: Value?
+    public var status: String?
+    // end
+    public var outcome: String?
+
+    public init(kind: Kind, seq: Int) {
+        self.kind = kind
+        self.seq = seq
+        self.time = Date().timeIntervalSince1970
+    }
+}
+
+/// A journal on disk: JSON lines, mode 0600, each change written and synced before it is applied.
+public final class FileJournal: ChangeJournal, @unchecked Sendable {
+    public let runID: String
+    public let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var seq = 0
+
+    /// Variables never written to a journal: they hold secrets.
+    static let secretVariables: Set<String> = ["ansible_password", "ansible_ssh_pass", "ansible_become_password", "ansible_become_pass"]
+
+    /// Creates the state directory (0700) and a new journal file (0600) for a run.
+    public init(stateDirectory: String, playbook: String, inventory: [String], checkMode: Bool, extraVarNames: [String]) throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let stamp = FileJournal.timestamp()
+        runID = "\(stamp)-\(String(UUID().uuidString.prefix(6)).lowercased())"
+        path = (stateDirectory as NSString).appendingPathComponent("run-\(runID).jsonl")
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Diagnostic("cannot create the run journal \(path): \(String(cString: strerror(errno)))", at: nil, hint: "check --state-dir") }
+        fchmod(fd, 0o600)
+        var e = JournalEntry(kind: .run, seq: 0)
+        e.runID = runID
+        e.playbook = playbook
+        e.inventory = inventory
+        e.checkMode = checkMode
+        e.extraVarNames = extraVarNames
+        try append(e)
+    }
+
+    deinit { close(fd) }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss"
+        return f.string(from: Date())
+    }
+
+    func append(_ entry: JournalEntry) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        var e = entry
+        seq += 1
+        e.seq = seq
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var data = try enc.encode(e)
+        data.append(0x0A)
+        let ok = data.withUnsafeBytes { buf -> Bool in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else { throw Diagnostic("cannot write the run journal \(path): \(String(cString: strerror(errno)))", at: nil) }
+    }
+
+    public func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
+        var e = JournalEntry(kind: .change, seq: 0)
+        e.host = host
+        e.task = task
+        e.location = location?.description
+        e.undo = undo
+        var v = connection
+        for k in FileJournal.secretVariables { v[k] = nil }
+        e.connection = .dict(v)
+        try append(e)
+    }
+
+    public func taskEnded(host: String, task: String, status: TaskStatus) async {
+        var e = JournalEntry(kind: .taskEnd, seq: 0)
+        e.host = host
+        e.task = task
+        e.status = status.rawValue
+        try? append(e)
+    }
+
+    public func finish(outcome: String) {
+        var e = JournalEntry(kind: .end, seq: 0)
+        e.outcome = outcome
+        try? append(e)
+    }
+}
+
+/// Reading journals back: `pksplay runs` and `pksplay rollback`.
+public enum JournalReader {
+    public struct Run: Sendable {
+        public var id: String
+        public var path: String
+        public var entries: [JournalEntry]
+        /// Lines that could not be read (a run killed mid-write leaves at most the last one).
+        public var unreadableLines: Int
+        public var header: JournalEntry? { entries.first { $0.kind == .run } }
+        public var ended: JournalEntry? { entries.last { $0.kind == .end } }
+        public var changes: [JournalEntry] { entries.filter { $0.kind == .change } }
+        public var hosts: [String] {
+            var seen: [String] = []
+            for e in changes { if let h = e.host, !seen.contains(h) { seen.append(h) } }
+            return seen
+        }
+    }
+
+    public static func defaultStateDirectory() -> String {
+        if let x = ProcessInfo.processInfo.environment["XDG_STATE_HOME"], !x.isEmpty { return (x as NSString).appendingPathComponent("pksplay") }
+        return ("~/.local/state/pksplay" as NSString).expandingTildeInPath
+    }
+
+    /// Journals in the state directory, newest first.
+    public static func runs(in dir: String) -> [Run] {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("run-") && $0.hasSuffix(".jsonl") && !$0.contains(".rollback") }
+        return files.sorted(by: >).compactMap { try? read((dir as NSString).appendingPathComponent($0)) }
+    }
+
+    public static func read(_ path: String) throws -> Run {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Diagnostic("cannot read the journal \(path)", at: nil, hint: "see 'pksplay runs' for the journals there are")
+        }
+        var entries: [JournalEntry] = []
+        var bad = 0
+        let dec = JSONDecoder()
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            if let e = try? dec.decode(JournalEntry.self, from: Data(line)) { entries.append(e) } else { bad += 1 }
+        }
+        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let id = name.hasPrefix("run-") ? String(name.dropFirst(4)) : name
+        return Run(id: id, path: path, entries: entries, unreadableLines: bad)
+    }
+}
