@@ -347,7 +347,9 @@ final class ChildProcess: @unchecked Sendable {
             let ms = Int32(max(0, min(wait, 1)) * 1000)
 
             let ready = poll(&fds, nfds_t(fds.count), ms)
-            if ready < 0 && errno != EINTR {
+            if ready < 0 && errno != EINTR && !interrupted {
+                // Without poll nothing can be read safely; stop the command rather than spin.
+                interrupted = true
                 stop()
             }
             if ready > 0 {
