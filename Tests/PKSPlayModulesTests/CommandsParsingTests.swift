@@ -18,6 +18,8 @@ struct CommandsParsingTests {
         ("echo $(touch /tmp/pwned) ; rm", ["echo", "$(touch", "/tmp/pwned)", ";", "rm"]),
         ("tab\tand\nnewline", ["tab", "and", "newline"]),
         ("ünï cödé ✓", ["ünï", "cödé", "✓"]),
+        ("no\u{A0}break here", ["no\u{A0}break", "here"]),
+        ("crlf\r\nline", ["crlf", "line"]),
         ("'multi\nline'", ["multi\nline"]),
         ("# not a comment", ["#", "not", "a", "comment"]),
         ("", []),

@@ -14,6 +14,11 @@ public enum ShellWords {
         public var description: String
     }
 
+    /// shlex's whitespace: space, tab, CR and LF only (a no-break space is part of a word).
+    static func isSplittingSpace(_ c: Character) -> Bool {
+        c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n"
+    }
+
     public static func split(_ text: String) throws -> [String] {
         enum State { case between, word, single, double }
         var words: [String] = []
@@ -32,7 +37,7 @@ public enum ShellWords {
             }
             switch state {
             case .between, .word:
-                if c.isWhitespace {
+                if isSplittingSpace(c) {
                     if hasWord { words.append(word); word = ""; hasWord = false }
                     state = .between
                 } else if c == "\\" {
@@ -108,7 +113,7 @@ enum FreeFormOptions {
             } else if c == "'" || c == "\"" {
                 quote = c
                 if start == nil { start = i }
-            } else if c.isWhitespace {
+            } else if ShellWords.isSplittingSpace(c) {
                 if let s = start { ranges.append(s..<i); start = nil }
             } else if start == nil {
                 start = i

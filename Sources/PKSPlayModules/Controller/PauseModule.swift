@@ -69,7 +69,7 @@ public enum PauseModule: Module {
                     "pause with a prompt needs a terminal: pksplay's standard input is not one. Give 'seconds' or 'minutes' to wait without asking, or run pksplay from a terminal.")
             }
             context.progress((prompt ?? "Press enter to continue, Ctrl+C to interrupt") + hidden + ":")
-            userInput = try await TerminalLine.read(echo: echo)
+            userInput = try await TerminalLine.line(echo: echo)
         }
         let stop = Date()
         let elapsed = stop.timeIntervalSince(start)
@@ -93,7 +93,7 @@ enum TerminalLine {
         func set() { lock.lock(); value = true; lock.unlock() }
     }
 
-    static func read(echo: Bool) async throws -> String {
+    static func line(echo: Bool) async throws -> String {
         let cancelled = Flag()
         let line: String? = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, Error>) in
@@ -124,7 +124,7 @@ enum TerminalLine {
             let ready = poll(&p, 1, 200)
             if ready <= 0 { continue }
             var byte: UInt8 = 0
-            let n = Glibc.read(STDIN_FILENO, &byte, 1)
+            let n = read(STDIN_FILENO, &byte, 1)
             if n <= 0 { break }
             if byte == 0x0A || byte == 0x0D { break }
             bytes.append(byte)
