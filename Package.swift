@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "PKSPlayLoader", dependencies: ["PKSPlayCore", "PKSPlayTemplate", "Yams"]),
         .target(name: "PKSPlaySSH", dependencies: ["PKSPlayCore", "CLibSSH2"]),
         .target(name: "PKSPlayLocal", dependencies: ["PKSPlayCore"]),
-        .target(name: "PKSPlayModules", dependencies: ["PKSPlayCore"]),
+        .target(name: "PKSPlayModules", dependencies: ["PKSPlayCore", "Yams"]),
         .target(
             name: "PKSPlayEngine",
             dependencies: [
