@@ -16,6 +16,7 @@ public enum CommandModule: Module {
             Argument("cmd", .string, aliases: ["_raw_params"], help: "The command line, split into words like a shell would, without shell features."),
             Argument("argv", .list(.string), help: "The program and its arguments as a list; instead of cmd."),
             Argument("chdir", .path, help: "Change into this directory on the target first."),
+            Argument("progress", .bool, default: false, help: "pksplay: show the output live, line by line, while the command runs (a long clone)."),
             Argument("creates", .path, help: "A path or glob on the target; when it exists the command does not run."),
             Argument("removes", .path, help: "A path or glob on the target; when it does not exist the command does not run."),
             Argument("stdin", .string, help: "Text fed to the command's standard input."),

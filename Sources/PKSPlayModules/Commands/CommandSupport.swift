@@ -458,7 +458,12 @@ enum CommandRunner {
             stdin = Data((addNewline ? s + "\n" : s).utf8)
         }
         outcome.start = Date()
-        let result = try await context.connection.exec(ExecRequest(line, stdin: stdin))
+        var request = ExecRequest(line, stdin: stdin)
+        if args["progress"]?.asBool == true {
+            let lines = ProgressLines(context.progress)
+            request.onOutput = { _, data in lines.feed(data) }
+        }
+        let result = try await context.connection.exec(request)
         outcome.end = Date()
         outcome.rc = .int(Int(result.exitStatus))
         outcome.stdout = result.stdoutText
@@ -477,4 +482,26 @@ func lowLevelValues(_ result: ExecResult) -> ValueDict {
         "stdout": .string(out), "stdout_lines": .list(AnsibleFormat.splitLines(out).map(Value.string)),
         "stderr": .string(err), "stderr_lines": .list(AnsibleFormat.splitLines(err).map(Value.string)),
     ]
+}
+
+/// Turns output chunks into lines for live progress; `\r` ends a line too (pg_basebackup -P redraws with it).
+final class ProgressLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending = Data()
+    private let emit: @Sendable (String) -> Void
+
+    init(_ emit: @escaping @Sendable (String) -> Void) { self.emit = emit }
+
+    func feed(_ data: Data) {
+        lock.lock()
+        pending.append(data)
+        var lines: [String] = []
+        while let i = pending.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+            let line = String(decoding: pending[pending.startIndex..<i], as: UTF8.self)
+            pending.removeSubrange(pending.startIndex...i)
+            if !line.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(line) }
+        }
+        lock.unlock()
+        lines.forEach(emit)
+    }
 }

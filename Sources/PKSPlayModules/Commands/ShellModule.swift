@@ -13,6 +13,7 @@ public enum ShellModule: Module {
         [
             Argument("cmd", .string, aliases: ["_raw_params"], help: "The shell script to run."),
             Argument("chdir", .path, help: "Change into this directory on the target first."),
+            Argument("progress", .bool, default: false, help: "pksplay: show the output live, line by line, while the command runs (a long clone)."),
             Argument("creates", .path, help: "A path or glob on the target; when it exists the script does not run."),
             Argument("removes", .path, help: "A path or glob on the target; when it does not exist the script does not run."),
             Argument("executable", .string, help: "The shell to run the script with (default /bin/sh)."),

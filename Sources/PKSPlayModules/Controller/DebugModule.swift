@@ -49,11 +49,12 @@ public enum DebugModule: Module {
                 }
                 shown = .string("VARIABLE IS NOT DEFINED!" + (context.verbosity > 0 ? ": \(error)" : ""))
             }
-            return ModuleResult(values: [expression: shown])
+            return ModuleResult(values: [expression: shown, "_ansible_verbose_always": true])
         }
         switch context.args["msg"] ?? "Hello world!" {
-        case .string(let text): return ModuleResult(msg: text)
-        case let other: return ModuleResult(values: ["msg": other])
+        // Printing is this module's job: the reporter shows its result at every verbosity, as Ansible does.
+        case .string(let text): return ModuleResult(msg: text, values: ["_ansible_verbose_always": true])
+        case let other: return ModuleResult(values: ["msg": other, "_ansible_verbose_always": true])
         }
     }
 
