@@ -113,10 +113,12 @@ tmp_dir = "$LAB_RUN/build/libpod"
 network_config_dir = "$LAB_RUN/build/cni"
 EOF
     printf 'unqualified-search-registries = []\nshort-name-mode = "permissive"\n' >"$LAB_RUN/build/registries.conf"
-    # podman also writes a few machine-wide files (its blob cache, a network run directory):
-    # those it creates here are removed afterwards.
-    local p created=() cgroups_before=0
-    for p in /var/lib/containers /run/containers /etc/cni/net.d/cni.lock; do
+    # podman also writes a few machine-wide files (its blob cache, an empty network run
+    # directory). Those it creates here are removed afterwards; directories only when empty,
+    # since another podman on the machine may have started using them meanwhile.
+    local p i created=() cgroups_before=0
+    for p in /var/lib/containers /var/lib/containers/cache /var/lib/containers/cache/blob-info-cache-v1.boltdb \
+        /run/containers /run/containers/networks; do
         [[ -e $p ]] || created+=("$p")
     done
     if podman_cgroups_exist; then cgroups_before=1; fi
@@ -133,7 +135,10 @@ EOF
     build_podman system prune --force >/dev/null 2>&1 || :
     rm -rf "$LAB_RUN/build"
     rmdir "$LAB_RUN" 2>/dev/null || :
-    for p in "${created[@]}"; do rm -rf "$p"; done
+    for ((i = ${#created[@]} - 1; i >= 0; i--)); do
+        p=${created[i]}
+        if [[ -d $p ]]; then rmdir "$p" 2>/dev/null || :; else rm -f "$p"; fi
+    done
     ((cgroups_before)) || remove_podman_cgroups || :
     if ((!ok)); then
         tail -20 "$log" >&2
