@@ -1,0 +1,8 @@
+import PKSPlayCore
+
+/// The file and state modules, for the registry.
+public enum FileModules {
+    public static let all: [any Module.Type] = [
+        StatModule.self,
+    ]
+}
