@@ -89,6 +89,14 @@ final class FilesScratch: @unchecked Sendable {
         return out
     }
 
+    func resolve(_ entry: FileModuleExample.Entry) -> FileModuleExample.Entry {
+        switch entry {
+        case .file(let c, let m): return .file(c.replacingOccurrences(of: "ROOT", with: root), mode: m)
+        case .link(let t): return .link(t.replacingOccurrences(of: "ROOT", with: root))
+        default: return entry
+        }
+    }
+
     /// Replaces the word ROOT in every string of `value` with the scratch directory.
     func resolve(_ value: Value) -> Value {
         switch value {

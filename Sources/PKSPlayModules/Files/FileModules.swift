@@ -4,5 +4,6 @@ import PKSPlayCore
 public enum FileModules {
     public static let all: [any Module.Type] = [
         StatModule.self,
+        FileModule.self,
     ]
 }

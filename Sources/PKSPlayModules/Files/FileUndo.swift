@@ -95,7 +95,7 @@ enum FileUndo {
 
         case .metadata:
             guard let st = cur.lstat else { return nil }
-            return try await fixAttributes(snap, st, fs: fs, checkMode: checkMode, noFollow: st.kind == .link)
+            return try await fixAttributes(snap, st, fs: fs, checkMode: checkMode, noFollow: st.kind == .link, times: true)
 
         case .tree(let archive):
             if cur.exists { return nil }
@@ -119,7 +119,8 @@ enum FileUndo {
         }
     }
 
-    private static func fixAttributes(_ snap: PathSnapshot, _ st: StatRecord, fs: RemoteFileSystem, checkMode: Bool, noFollow: Bool) async throws -> String? {
+    private static func fixAttributes(_ snap: PathSnapshot, _ st: StatRecord, fs: RemoteFileSystem, checkMode: Bool, noFollow: Bool,
+                                      times: Bool = false) async throws -> String? {
         var parts: [String] = []
         var chown = ""
         if let uid = snap.uid, let gid = snap.gid, uid != st.uid || gid != st.gid {
@@ -129,10 +130,9 @@ enum FileUndo {
         if let mode = snap.mode, mode != st.mode, !noFollow {
             chmod = RemoteFileSystem.chmodArgument(mode); parts.append("mode \(FileModeSpec.octalText(mode))")
         }
-        var touch: [String] = []
-        if let m = snap.mtime, m != st.mtime { touch.append("-m"); touch.append("@\(m)") }
-        if let a = snap.atime, a != st.atime { touch.append("-a"); touch.append("@\(a)") }
-        if !touch.isEmpty { parts.append("times") }
+        // Only the modification time decides: reading a file (as this check does) moves its access time.
+        let restoreTimes = times && !noFollow && snap.mtime != nil && snap.mtime != st.mtime
+        if restoreTimes { parts.append("times") }
         guard !parts.isEmpty else { return nil }
         if !checkMode {
             let script = #"""
@@ -142,9 +142,9 @@ enum FileUndo {
                 if [ -n "$mt" ]; then touch -c -m -d "$mt" -- "$p" 2>/dev/null || :; fi
                 if [ -n "$at" ]; then touch -c -a -d "$at" -- "$p" 2>/dev/null || :; fi
                 """#
-            let mt = snap.mtime.map { $0 != st.mtime ? "@\($0)" : "" } ?? ""
-            let at = snap.atime.map { $0 != st.atime ? "@\($0)" : "" } ?? ""
-            try await fs.sh(script, [snap.path, chown, chmod, noFollow ? "1" : "", noFollow ? "" : mt, noFollow ? "" : at], what: "restoring attributes of \(snap.path)")
+            let mt = restoreTimes ? snap.mtime.map { "@\($0)" } ?? "" : ""
+            let at = restoreTimes ? snap.atime.map { "@\($0)" } ?? "" : ""
+            try await fs.sh(script, [snap.path, chown, chmod, noFollow ? "1" : "", mt, at], what: "restoring attributes of \(snap.path)")
         }
         return "restored \(parts.joined(separator: ", ")) of \(snap.path)"
     }

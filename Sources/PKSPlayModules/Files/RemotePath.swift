@@ -44,3 +44,8 @@ enum RemotePath {
         return ext.count <= 16 && ext.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" }) ? ext : ""
     }
 }
+
+extension RemotePath {
+    /// A path safe as an operand of commands that take no `--` (find, tar -C): `-x` → `./-x`.
+    static func operand(_ path: String) -> String { path.hasPrefix("-") ? "./" + path : path }
+}
