@@ -50,7 +50,9 @@ struct FilesExampleCase: Sendable, CustomTestStringConvertible {
         let predicted = try await FilesRunner.run(module, args, check: true, diff: true, log: checkLog)
         #expect(scratch.tree(times: true) == pristineWithTimes, "check mode changed the tree")
         #expect(checkLog.records.isEmpty, "check mode journaled a change")
-        if module.name != "wait_for" {
+        if let expected = ex.checkModeChanged {
+            #expect(!predicted.failed && predicted.changed == expected, "check mode: \(predicted.summary)")
+        } else if module.name != "wait_for" {
             #expect(predicted.failed == ex.failed, "check mode: \(predicted.summary)")
             if !ex.failed { #expect(predicted.changed == ex.changed, "check mode predicted \(predicted.summary)") }
         }

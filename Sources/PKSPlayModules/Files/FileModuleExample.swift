@@ -26,9 +26,13 @@ public struct FileModuleExample: Sendable, CustomStringConvertible {
     public var msg: String?
     /// Whether a second run reports no change (false for `state: touch`, as in Ansible).
     public var idempotent: Bool
+    /// What check mode predicts when it cannot know the outcome (a `validate` command that will
+    /// reject the change is not run in check mode, as in Ansible): `changed`, not failed.
+    public var checkModeChanged: Bool?
 
     public init(_ title: String, before: [(String, Entry)] = [], args: ValueDict, after: [(String, Entry)] = [],
-                changed: Bool, failed: Bool = false, msg: String? = nil, idempotent: Bool = true) {
+                changed: Bool, failed: Bool = false, msg: String? = nil, idempotent: Bool = true, checkModeChanged: Bool? = nil) {
+        self.checkModeChanged = checkModeChanged
         self.title = title
         self.before = before
         self.args = args

@@ -5,5 +5,6 @@ public enum FileModules {
     public static let all: [any Module.Type] = [
         StatModule.self,
         FileModule.self,
+        LineInFileModule.self,
     ]
 }

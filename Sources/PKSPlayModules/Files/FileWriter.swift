@@ -74,14 +74,16 @@ struct FileWriter: Sendable {
     func apply(_ context: ModuleContext, module: String, summary: String) async throws -> Outcome {
         let fs = RemoteFileSystem(connection: context.connection)
         let plan = try attributePlan()
-        let tmp = contentChanged ? RemoteFileSystem.temporaryPath(beside: path) : nil
-        try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
-        if let top = createDirectories.first {
-            try await fs.sh(#"mkdir -p -- "$1""#, [createDirectories.last ?? top], what: "creating \(createDirectories.last ?? top)")
-        }
-        guard let tmp else {
+        guard contentChanged else {
+            try await context.willChange(undoPlan(temporary: nil).record(module: module, summary: summary))
             try await plan.apply(fs)
             return Outcome(backupFile: nil)
+        }
+        let tmp = RemoteFileSystem.temporaryPath(beside: path)
+        if let innermost = createDirectories.last {
+            // Journal first: the directories are a change of their own.
+            try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
+            try await fs.sh(#"mkdir -p -- "$1""#, [innermost], what: "creating \(innermost)")
         }
         try await context.connection.put(newContent, to: tmp, mode: 0o600)
         // Preserved owner first (failure ignored, as Ansible does for non-root), then the requested
@@ -93,10 +95,10 @@ struct FileWriter: Sendable {
         let finalMode = plan.mode ?? baseline.mode
         let prepare = #"""
             t=$1 keep=$2 o=$3 m=$4
-            fail() { rm -f -- "$t"; echo "$2" >&2; exit "$1"; }
+            fail() { rm -f -- "$t"; exit "$1"; }
             if [ -n "$keep" ]; then chown -- "$keep" "$t" 2>/dev/null || :; fi
-            if [ -n "$o" ]; then chown -- "$o" "$t" || fail 6 "chown failed"; fi
-            chmod "$m" -- "$t" || fail 5 "chmod failed"
+            if [ -n "$o" ]; then chown -- "$o" "$t" || fail 6; fi
+            chmod "$m" -- "$t" || fail 5
             """#
         let commit = #"""
             t=$1 d=$2 b=$3
@@ -106,19 +108,20 @@ struct FileWriter: Sendable {
             """#
         let prepareArgs = [tmp, keep, plan.chownSpec ?? "", RemoteFileSystem.chmodArgument(finalMode)]
         let commitArgs = [tmp, path, backupPath ?? ""]
+        try await run(fs, prepare, prepareArgs)
         if let validate {
-            try await run(fs, prepare, prepareArgs)
+            // The candidate is validated before the change is journaled: a rejected one is no change.
             let command = validate.replacingOccurrences(of: "%s", with: shellQuote(tmp))
             let r = try await fs.sh(command, [], what: "validating", allowFailure: true)
             if r.exitStatus != 0 {
                 try await fs.sh(#"rm -f -- "$1""#, [tmp], what: "removing \(tmp)")
                 throw ValidationFailure(command: validate, status: r.exitStatus, stdout: r.stdoutText, stderr: r.stderrText)
             }
-            try await run(fs, commit, commitArgs)
-        } else {
-            try await run(fs, prepare + "\n" + commit.replacingOccurrences(of: "t=$1 d=$2 b=$3", with: "d=$5 b=$6"),
-                          prepareArgs + [path, backupPath ?? ""])
         }
+        if createDirectories.isEmpty {
+            try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
+        }
+        try await run(fs, commit, commitArgs)
         return Outcome(backupFile: backupPath)
     }
 
