@@ -6,5 +6,7 @@ public enum FileModules {
         StatModule.self,
         FileModule.self,
         LineInFileModule.self,
+        BlockInFileModule.self,
+        ReplaceModule.self,
     ]
 }
