@@ -8,5 +8,7 @@ public enum FileModules {
         LineInFileModule.self,
         BlockInFileModule.self,
         ReplaceModule.self,
+        CopyModule.self,
+        TemplateModule.self,
     ]
 }

@@ -25,18 +25,25 @@ struct FileWriter: Sendable {
     /// `remote_src`, where the copy takes the source's mode, as Ansible does).
     var keepExistingAttributes = true
 
+    /// Set when the caller compared checksums itself (copy), so the old content need not be read.
+    var sameContent: Bool?
+    /// A file on the target to copy (`cp`) instead of sending `newContent` (copy with remote_src).
+    var remoteSource: String?
+
     /// Whether the bytes differ (or the path is not a regular file yet).
     var contentChanged: Bool {
-        guard let st = current.lstat, st.kind == .file, let oldContent else { return true }
+        guard let st = current.lstat, st.kind == .file else { return true }
+        if let sameContent { return !sameContent }
+        guard let oldContent else { return true }
         return oldContent != newContent
     }
 
     /// The attributes the file has before the requested ones are applied: the existing file's,
     /// or those a new file gets.
     var baseline: StatRecord {
-        if let st = current.lstat, st.kind == .file, keepExistingAttributes { return st }
+        if let st = current.lstat, st.kind == .file, keepExistingAttributes || !contentChanged { return st }
         var d = defaultAttributes(for: .file, inspection.facts)
-        if let sourceMode, !keepExistingAttributes || current.lstat?.kind != .file { d.mode = sourceMode }
+        if let sourceMode { d.mode = sourceMode }
         return d
     }
 
@@ -85,7 +92,11 @@ struct FileWriter: Sendable {
             try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
             try await fs.sh(#"mkdir -p -- "$1""#, [innermost], what: "creating \(innermost)")
         }
-        try await context.connection.put(newContent, to: tmp, mode: 0o600)
+        if let remoteSource {
+            try await fs.sh(#"(umask 077 && cp -- "$1" "$2")"#, [remoteSource, tmp], what: "copying \(remoteSource) on the target")
+        } else {
+            try await context.connection.put(newContent, to: tmp, mode: 0o600)
+        }
         // Preserved owner first (failure ignored, as Ansible does for non-root), then the requested
         // one (failure is an error); chmod last because chown may clear set-id bits.
         var keep = ""
