@@ -10,5 +10,7 @@ public enum FileModules {
         ReplaceModule.self,
         CopyModule.self,
         TemplateModule.self,
+        MoveModule.self,
+        WaitForModule.self,
     ]
 }
