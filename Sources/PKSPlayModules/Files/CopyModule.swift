@@ -98,6 +98,10 @@ public enum CopyModule: Module, HasFileModuleExamples {
                           args: ["src": "ROOT/files/conf/", "dest": "ROOT/etc/app", "directory_mode": "0750"],
                           after: [("etc/app", .directory(mode: 0o750)), ("etc/app/a.conf", .file("a\n")), ("etc/app/sub", .directory(mode: 0o750)),
                                   ("etc/app/sub/b.conf", .file("b\n"))], changed: true),
+        FileModuleExample("remote_src: an equal file keeps its own mode",
+                          before: [("example/foo.conf", .file("conf\n", mode: 0o640)), ("etc/foo.conf", .file("conf\n", mode: 0o600))],
+                          args: ["src": "ROOT/example/foo.conf", "dest": "ROOT/etc/foo.conf", "remote_src": true],
+                          after: [("etc/foo.conf", .file("conf\n", mode: 0o600))], changed: false),
         FileModuleExample("content cannot go to a directory",
                           before: [("d", .directory())], args: ["content": "x", "dest": "ROOT/d/"], after: [("d", .directory())], changed: false, failed: true,
                           msg: "can not use content with a dir as dest"),
@@ -305,7 +309,8 @@ public enum CopyModule: Module, HasFileModuleExamples {
             if item.remotePath != nil {
                 writer.sourceMode = requested.mode == nil || requested.mode == .preserve ? item.sourceMode : nil
                 writer.keepExistingAttributes = false
-                if requested.mode == nil { writer.requested.mode = item.sourceMode.map(FileModeSpec.bits) }
+                // A changed file takes the source's mode (Ansible copies its stat); an equal one is left alone.
+                if requested.mode == nil && writer.contentChanged { writer.requested.mode = item.sourceMode.map(FileModeSpec.bits) }
             }
             let plan = try writer.attributePlan()
             if context.checkMode { result.warnings += plan.warnings }
