@@ -102,6 +102,10 @@ public enum CopyModule: Module, HasFileModuleExamples {
                           before: [("example/foo.conf", .file("conf\n", mode: 0o640)), ("etc/foo.conf", .file("conf\n", mode: 0o600))],
                           args: ["src": "ROOT/example/foo.conf", "dest": "ROOT/etc/foo.conf", "remote_src": true],
                           after: [("etc/foo.conf", .file("conf\n", mode: 0o600))], changed: false),
+        FileModuleExample("remote_src with a directory copies the tree on the target",
+                          before: [("srv/conf/a", .file("a\n", mode: 0o600)), ("srv/conf/sub/b", .file("b\n", mode: 0o640)), ("etc", .directory())],
+                          args: ["src": "ROOT/srv/conf/", "dest": "ROOT/etc/conf", "remote_src": true],
+                          after: [("etc/conf/a", .file("a\n", mode: 0o600)), ("etc/conf/sub/b", .file("b\n", mode: 0o640))], changed: true),
         FileModuleExample("content cannot go to a directory",
                           before: [("d", .directory())], args: ["content": "x", "dest": "ROOT/d/"], after: [("d", .directory())], changed: false, failed: true,
                           msg: "can not use content with a dir as dest"),
@@ -136,6 +140,8 @@ public enum CopyModule: Module, HasFileModuleExamples {
         var sourceLabel: String?
         /// The source's mode, for `mode: preserve`.
         var sourceMode: Int?
+        /// SHA-1 of a remote source, computed on the target.
+        var checksum: String?
     }
 
     static func execute(_ context: ModuleContext) async throws -> ModuleResult {
@@ -156,7 +162,7 @@ public enum CopyModule: Module, HasFileModuleExamples {
             let info = try await fs.inspect([src], checksum: "sha1").infos[0]
             guard let st = info.effective else { return .failure("Source \(src) not found") }
             if st.kind == .directory {
-                return .failure("remote_src with a directory source is not supported yet: copy \(src) with the command module (cp -a) or one file at a time")
+                return try await remoteTree(src, dest: dest, context: context)
             }
             guard st.kind == .file else { return .failure("Cannot copy invalid source '\(src)': not a file") }
             guard info.readable else { return .failure("Source \(src) not readable") }
@@ -183,6 +189,29 @@ public enum CopyModule: Module, HasFileModuleExamples {
         var result = try await place(files, dest: dest, directories: dirs, context: context, srcLabel: found)
         result.warnings += warnings
         return result
+    }
+
+    /// remote_src with a directory: the tree is listed and hashed on the target and each file is
+    /// copied there with `cp`, never through the controller. `dir/` copies what is inside.
+    static func remoteTree(_ src: String, dest: String, context: ModuleContext) async throws -> ModuleResult {
+        let fs = RemoteFileSystem(connection: context.connection)
+        let listing = try await fs.sh(#"cd -- "$1" && find . -mindepth 1 \( -type d -printf 'd%P\0' \) -o \( -type f -printf 'f%P\0' \)"#,
+                                      [src], what: "listing \(src)")
+        let prefix = src.hasSuffix("/") ? "" : RemotePath.basename(src)
+        var dirs: [String] = prefix.isEmpty ? [] : [prefix]
+        var files: [String] = []
+        for entry in listing.stdout.split(separator: 0) {
+            let s = String(decoding: entry, as: UTF8.self)
+            let rel = String(s.dropFirst())
+            if s.hasPrefix("d") { dirs.append(prefix.isEmpty ? rel : prefix + "/" + rel) } else { files.append(rel) }
+        }
+        let sources = files.map { RemotePath.join(src, $0) }
+        let infos = sources.isEmpty ? [] : try await fs.inspect(sources, checksum: "sha1").infos
+        let items = zip(files, infos).map { rel, info in
+            Item(relative: prefix.isEmpty ? rel : prefix + "/" + rel, data: Data(), remotePath: info.path, sourceLabel: info.path,
+                 sourceMode: info.effective?.mode, checksum: info.checksum)
+        }
+        return try await place(items, dest: dest.hasSuffix("/") ? dest : dest + "/", directories: dirs, context: context, srcLabel: src)
     }
 
     /// The files (with content) and directories below `root`, relative paths under `prefix`.
@@ -294,7 +323,7 @@ public enum CopyModule: Module, HasFileModuleExamples {
                 path = resolved
                 info = PathInfo(path: resolved, lstat: info.followed, checksum: info.checksum)
             }
-            let newSum = item.remotePath != nil ? remoteChecksum : SHA1.hex(item.data)
+            let newSum = item.remotePath != nil ? (item.checksum ?? remoteChecksum) : SHA1.hex(item.data)
             let same = info.lstat?.kind == .file && info.checksum != nil && info.checksum == newSum
             var old: Data?
             if info.lstat?.kind == .file && !same && (context.diffMode || !context.checkMode) {
