@@ -96,7 +96,7 @@ public struct Role: Sendable {
 
 /// A task or a block of tasks.
 public indirect enum TaskNode: Sendable {
-    case task(Task)
+    case task(PlaybookTask)
     case block(Block)
 }
 
@@ -146,7 +146,7 @@ public struct RoleScope: Sendable {
 }
 
 /// One task: an action with its arguments and keywords, as written.
-public struct Task: Sendable {
+public struct PlaybookTask: Sendable {
     public var name: String?
     /// The module or engine action as written (`copy`, `ansible.builtin.copy`, `include_tasks`, `meta`).
     public var action: String

@@ -81,7 +81,7 @@ final class PlaybookRunner {
     var varsFilesVars: ValueDict = [:]
     var playHosts: [String] = []
     var batch: [String] = []
-    var handlers: [(task: Task, inherited: Inherited)] = []
+    var handlers: [(task: PlaybookTask, inherited: Inherited)] = []
     var playEnded = false
     var batchEnded = false
 
@@ -371,7 +371,7 @@ final class PlaybookRunner {
         guard gather else { return }
         let targets = activeHosts(batch)
         guard !targets.isEmpty else { return }
-        let task = Task(name: "Gathering Facts", action: "gather_facts", args: [:], location: play.location, directory: play.directory)
+        let task = PlaybookTask(name: "Gathering Facts", action: "gather_facts", args: [:], location: play.location, directory: play.directory)
         if !tagsAllow(task, root.entering(Keywords(["tags": ["always"]]))) { return }
         await runTask(task, targets, root)
     }

@@ -16,7 +16,7 @@ let connectionVariableNames = [
 struct HostJob: Sendable {
     let engine: Engine
     let host: String
-    let task: Task
+    let task: PlaybookTask
     let inh: Inherited
     let options: RunOptions
     let scope: TaskScope
@@ -26,7 +26,7 @@ struct HostJob: Sendable {
     let targetError: String?
     let playDirectory: String
 
-    init(runner: PlaybookRunner, host: String, task: Task, inh: Inherited) {
+    init(runner: PlaybookRunner, host: String, task: PlaybookTask, inh: Inherited) {
         engine = runner.engine
         self.host = host
         self.task = task
@@ -518,7 +518,7 @@ struct HostJob: Sendable {
     // MARK: Loops
 
     /// The items of `loop` / `with_*`, or `nil` when the task has no loop.
-    static func loopItems(_ task: Task, _ sc: TaskScope, _ templates: TemplateEngine, findGlob: (String) -> [String]) throws -> [Value]? {
+    static func loopItems(_ task: PlaybookTask, _ sc: TaskScope, _ templates: TemplateEngine, findGlob: (String) -> [String]) throws -> [Value]? {
         if let l = task.keywords["loop"] {
             let v = try templates.renderValue(l, sc)
             guard case .list(let items) = v else { throw TaskFailure(v.stringified) }

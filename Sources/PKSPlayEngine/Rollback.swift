@@ -36,7 +36,7 @@ public struct Rollback: Sendable {
         }
         let changes = run.changes
         if changes.isEmpty { reporter.report(.message("run \(run.id) recorded no change: nothing to undo")) }
-        // Task-level undos whose task ended without a change need no undo.
+        // PlaybookTask-level undos whose task ended without a change need no undo.
         var unchangedTokens: Set<String> = []
         for e in run.entries where e.kind == .taskEnd {
             if let t = e.task, let s = e.status, s == TaskStatus.ok.rawValue || s == TaskStatus.skipped.rawValue { unchangedTokens.insert(t) }

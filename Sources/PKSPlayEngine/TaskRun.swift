@@ -34,7 +34,7 @@ struct HostOutcome: Sendable {
 extension PlaybookRunner {
     // MARK: Tags and start-at-task
 
-    func tagsAllow(_ task: Task, _ inh: Inherited) -> Bool {
+    func tagsAllow(_ task: PlaybookTask, _ inh: Inherited) -> Bool {
         var tags = inh.tags
         if let t = task.keywords["tags"] { tags.formUnion(Engine.tagList(t)) }
         let only = Set(options.tags)
@@ -53,7 +53,7 @@ extension PlaybookRunner {
         return !tags.isDisjoint(with: only)
     }
 
-    func startAtAllows(_ task: Task) -> Bool {
+    func startAtAllows(_ task: PlaybookTask) -> Bool {
         if startAtTaskReached { return true }
         guard let want = options.startAtTask, let name = task.name else { return false }
         if name == want || fnmatch(want, name, 0) == 0 {
@@ -65,7 +65,7 @@ extension PlaybookRunner {
 
     // MARK: Variables
 
-    func layers(for host: String, _ task: Task, _ inh: Inherited) -> VariableLayers {
+    func layers(for host: String, _ task: PlaybookTask, _ inh: Inherited) -> VariableLayers {
         let s = state(host)
         var l = VariableLayers()
         if let role = inh.role {
@@ -137,13 +137,13 @@ extension PlaybookRunner {
         }
     }
 
-    func scope(for host: String, _ task: Task, _ inh: Inherited) -> TaskScope {
+    func scope(for host: String, _ task: PlaybookTask, _ inh: Inherited) -> TaskScope {
         TaskScope(layers(for: host, task, inh).merged(), templates: engine.templates, lazy: ["hostvars": hostvarsProvider()])
     }
 
     // MARK: Tasks
 
-    func runTask(_ task: Task, _ candidates: [String], _ inh: Inherited) async {
+    func runTask(_ task: PlaybookTask, _ candidates: [String], _ inh: Inherited) async {
         let action = canonicalAction(task.action)
         if action == "import_tasks" || action == "import_role" {
             return  // expanded when loaded
@@ -210,7 +210,7 @@ extension PlaybookRunner {
         }
     }
 
-    func apply(_ o: HostOutcome, task: Task, inh: Inherited, countStats: Bool) {
+    func apply(_ o: HostOutcome, task: PlaybookTask, inh: Inherited, countStats: Bool) {
         guard var s = hosts[o.host] else { return }
         // run_once: the other hosts get the registered result and facts, not the counters.
         let count: (String, (inout HostStats) -> Void) -> Void = countStats ? { self.count($0, $1) } : { _, _ in }
@@ -257,23 +257,23 @@ extension PlaybookRunner {
         }
     }
 
-    func keyword(_ name: String, _ task: Task, _ inh: Inherited) -> Value? {
+    func keyword(_ name: String, _ task: PlaybookTask, _ inh: Inherited) -> Value? {
         task.keywords[name] ?? inh.keywords[name]
     }
 
-    func renderBool(_ v: Value, _ host: String, _ task: Task, _ inh: Inherited) -> Bool? {
+    func renderBool(_ v: Value, _ host: String, _ task: PlaybookTask, _ inh: Inherited) -> Bool? {
         if let b = v.boolValue { return b }
         let r = try? engine.templates.renderValue(v, scope(for: host, task, inh))
         return r?.asBool
     }
 
-    func renderInt(_ v: Value, _ host: String, _ task: Task, _ inh: Inherited) -> Int? {
+    func renderInt(_ v: Value, _ host: String, _ task: PlaybookTask, _ inh: Inherited) -> Int? {
         if let i = v.intValue { return i }
         let r = try? engine.templates.renderValue(v, scope(for: host, task, inh))
         return r?.intValue ?? r.flatMap { Int($0.stringified) }
     }
 
-    func displayName(_ task: Task, _ inh: Inherited, host: String) -> String {
+    func displayName(_ task: PlaybookTask, _ inh: Inherited, host: String) -> String {
         var name = task.displayName
         if let n = task.name, TemplateEngine.isTemplated(n) {
             name = (try? engine.templates.render(n, scope(for: host, task, inh)).stringified) ?? n
@@ -284,7 +284,7 @@ extension PlaybookRunner {
 
     // MARK: meta
 
-    func runMeta(_ task: Task, _ active: [String], _ inh: Inherited) async {
+    func runMeta(_ task: PlaybookTask, _ active: [String], _ inh: Inherited) async {
         let what = (task.args["_raw_params"] ?? task.args["free_form"])?.stringified.trimmingCharacters(in: .whitespaces) ?? ""
         // `when` applies to the host-scoped metas.
         let applies = active.filter { h in
@@ -321,7 +321,7 @@ extension PlaybookRunner {
         }
     }
 
-    func whenList(_ task: Task) -> [Value] {
+    func whenList(_ task: PlaybookTask) -> [Value] {
         guard let w = task.keywords["when"] else { return [] }
         if case .list(let l) = w { return l }
         return [w]
@@ -338,7 +338,7 @@ extension PlaybookRunner {
 
     // MARK: include_tasks / include_role
 
-    func runInclude(_ task: Task, _ active: [String], _ inh: Inherited, action: String) async {
+    func runInclude(_ task: PlaybookTask, _ active: [String], _ inh: Inherited, action: String) async {
         struct Inclusion { var hosts: [String]; var params: ValueDict; var item: ValueDict; var file: String }
         var groups: [Inclusion] = []
         let isRole = action == "include_role"
@@ -418,7 +418,7 @@ extension PlaybookRunner {
         }
     }
 
-    func fail(_ host: String, _ task: Task, _ msg: String) {
+    func fail(_ host: String, _ task: PlaybookTask, _ msg: String) {
         reporter.report(.hostResult(HostTaskResult(host: host, status: .failed, result: .dict(["failed": true, "msg": .string(msg)]))))
         hosts[host]?.failed = true
         count(host) { $0.failed += 1 }

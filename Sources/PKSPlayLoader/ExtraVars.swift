@@ -8,7 +8,7 @@ public enum ExtraVars {
         if trimmed.hasPrefix("@") {
             var path = String(trimmed.dropFirst())
             if !path.hasPrefix("/") { path = (baseDirectory as NSString).appendingPathComponent(path) }
-            guard let node = try YAMLReader.load(file: path) else { return [:] }
+            guard let node = try YAMLReader.load(file: path).0 else { return [:] }
             guard case .dict(let d) = node.value else {
                 throw Diagnostic("extra vars file must hold a mapping, not a \(node.kindName)", at: node.location, hint: "write 'name: value' lines")
             }

@@ -83,7 +83,7 @@ public struct PlaybookLoader: TaskSource {
     }
 
     public func loadVariables(file: String) throws -> ValueDict {
-        guard let node = try YAMLReader.load(file: file) else { return [:] }
+        guard let node = try YAMLReader.load(file: file).0 else { return [:] }
         guard case .dict(let d) = node.value else {
             throw Diagnostic("a variables file must hold a mapping of names to values, not a \(node.kindName)", at: node.location,
                              hint: "write 'name: value' lines at the top level")
@@ -109,7 +109,11 @@ public struct PlaybookLoader: TaskSource {
             return []
         }
         let root: YNode?
-        do { root = try YAMLReader.load(file: path) } catch {
+        do {
+            let (node, warnings) = try YAMLReader.load(file: path)
+            root = node
+            ctx.diagnostics += warnings
+        } catch {
             ctx.add(error, file: path)
             return []
         }
@@ -306,7 +310,7 @@ public struct PlaybookLoader: TaskSource {
         }
         if let f = mainFile(path, "handlers") { role.handlers = loadTaskFile(f, ctx, depth: depth + 1, role: scope) }
         // meta/main.yml dependencies run first, as their own role blocks.
-        if let f = mainFile(path, "meta"), let meta = try? YAMLReader.load(file: f), let m = meta.mapping,
+        if let f = mainFile(path, "meta"), let meta = (try? YAMLReader.load(file: f))?.0, let m = meta.mapping,
            let deps = m.first(where: { $0.key == "dependencies" })?.value.sequence {
             var depNodes: [TaskNode] = []
             for d in deps {
@@ -329,7 +333,11 @@ public struct PlaybookLoader: TaskSource {
             return []
         }
         let root: YNode?
-        do { root = try YAMLReader.load(file: path) } catch {
+        do {
+            let (node, warnings) = try YAMLReader.load(file: path)
+            root = node
+            ctx.diagnostics += warnings
+        } catch {
             ctx.add(error, file: path)
             return []
         }
@@ -452,7 +460,7 @@ public struct PlaybookLoader: TaskSource {
                 return nil
             default: break
             }
-            return .task(Task(name: name, action: action, args: args, keywords: keywords, location: node.location, directory: dir))
+            return .task(PlaybookTask(name: name, action: action, args: args, keywords: keywords, location: node.location, directory: dir))
         }
         guard let module = registry.module(named: action) else {
             let all = registry.allNames + Array(PlaybookLoader.engineActions)
@@ -488,7 +496,7 @@ public struct PlaybookLoader: TaskSource {
             if p.message.hasPrefix("missing required"), args.keys.contains(where: { TemplateLike.isTemplated($0) }) { continue }
             ctx.error("\(module.name): \(p.message)", at: loc, hint: p.hint)
         }
-        return .task(Task(name: name, action: action, args: args, keywords: keywords, location: node.location, directory: dir))
+        return .task(PlaybookTask(name: name, action: action, args: args, keywords: keywords, location: node.location, directory: dir))
     }
 
     func blockNode(_ map: [(key: String, keyLocation: SourceLocation, value: YNode)], _ loc: SourceLocation, dir: String, role: RoleScope?,
