@@ -2,4 +2,119 @@
 #define PKSPLAY_CLIBSSH2_SHIM_H
 #include <libssh2.h>
 #include <libssh2_sftp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+// Swift cannot call C macros that take arguments, and several libssh2 entry points are such
+// macros. Each wrapper below is the macro spelled out with explicit lengths, so no call
+// depends on strlen over bytes that might not be NUL-terminated.
+
+static inline LIBSSH2_SESSION *pks_session_init(void *abstract) {
+    return libssh2_session_init_ex(NULL, NULL, NULL, abstract);
+}
+
+static inline int pks_session_disconnect(LIBSSH2_SESSION *session, const char *description) {
+    return libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, description, "");
+}
+
+static inline LIBSSH2_CHANNEL *pks_channel_open_session(LIBSSH2_SESSION *session) {
+    return libssh2_channel_open_ex(session, "session", sizeof("session") - 1,
+                                   LIBSSH2_CHANNEL_WINDOW_DEFAULT, LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+}
+
+static inline int pks_channel_exec(LIBSSH2_CHANNEL *channel, const char *command, unsigned int length) {
+    return libssh2_channel_process_startup(channel, "exec", sizeof("exec") - 1, command, length);
+}
+
+static inline ssize_t pks_channel_read(LIBSSH2_CHANNEL *channel, int stream, char *buffer, size_t length) {
+    return libssh2_channel_read_ex(channel, stream, buffer, length);
+}
+
+static inline ssize_t pks_channel_write(LIBSSH2_CHANNEL *channel, const char *buffer, size_t length) {
+    return libssh2_channel_write_ex(channel, 0, buffer, length);
+}
+
+static inline int pks_userauth_password(LIBSSH2_SESSION *session, const char *user, unsigned int userLength,
+                                        const char *password, unsigned int passwordLength) {
+    return libssh2_userauth_password_ex(session, user, userLength, password, passwordLength, NULL);
+}
+
+static inline int pks_userauth_publickey_fromfile(LIBSSH2_SESSION *session, const char *user,
+                                                  unsigned int userLength, const char *publicKey,
+                                                  const char *privateKey, const char *passphrase) {
+    return libssh2_userauth_publickey_fromfile_ex(session, user, userLength, publicKey, privateKey, passphrase);
+}
+
+/// The answer given to every keyboard-interactive prompt: the password kept in the session's
+/// abstract pointer, which Swift sets to a NUL-terminated copy it owns for the session's life.
+static inline void pks_kbdint_answer_password(const char *name, int name_len, const char *instruction,
+                                              int instruction_len, int num_prompts,
+                                              const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
+                                              LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract) {
+    (void)name; (void)name_len; (void)instruction; (void)instruction_len; (void)prompts;
+    const char *password = abstract ? (const char *)*abstract : NULL;
+    for (int i = 0; i < num_prompts; i++) {
+        if (password == NULL) { responses[i].text = NULL; responses[i].length = 0; continue; }
+        size_t length = strlen(password);
+        // libssh2 frees each response with the session's allocator, the C library's by default.
+        responses[i].text = strdup(password);
+        responses[i].length = responses[i].text ? (unsigned int)length : 0;
+    }
+}
+
+static inline int pks_userauth_keyboard_interactive(LIBSSH2_SESSION *session, const char *user,
+                                                    unsigned int userLength) {
+    return libssh2_userauth_keyboard_interactive_ex(session, user, userLength, pks_kbdint_answer_password);
+}
+
+static inline LIBSSH2_SFTP_HANDLE *pks_sftp_open(LIBSSH2_SFTP *sftp, const char *path, unsigned int pathLength,
+                                                 unsigned long flags, long mode) {
+    return libssh2_sftp_open_ex(sftp, path, pathLength, flags, mode, LIBSSH2_SFTP_OPENFILE);
+}
+
+static inline int pks_sftp_close(LIBSSH2_SFTP_HANDLE *handle) {
+    return libssh2_sftp_close_handle(handle);
+}
+
+static inline int pks_sftp_fsetstat(LIBSSH2_SFTP_HANDLE *handle, LIBSSH2_SFTP_ATTRIBUTES *attributes) {
+    return libssh2_sftp_fstat_ex(handle, attributes, 1);
+}
+
+static inline int pks_sftp_fstat(LIBSSH2_SFTP_HANDLE *handle, LIBSSH2_SFTP_ATTRIBUTES *attributes) {
+    return libssh2_sftp_fstat_ex(handle, attributes, 0);
+}
+
+static inline int pks_sftp_unlink(LIBSSH2_SFTP *sftp, const char *path, unsigned int pathLength) {
+    return libssh2_sftp_unlink_ex(sftp, path, pathLength);
+}
+
+// Socket options Swift sees only as macros or under platform-specific names.
+static inline int pks_set_tcp_nodelay(int fd) {
+    int on = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/// Bounds how long sent data may stay unacknowledged before the kernel drops the connection, so a
+/// peer that vanished without a FIN is noticed. Linux only; elsewhere a no-op returning 0.
+static inline int pks_set_tcp_user_timeout(int fd, unsigned int milliseconds) {
+#ifdef TCP_USER_TIMEOUT
+    return setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &milliseconds, sizeof(milliseconds));
+#else
+    (void)fd; (void)milliseconds;
+    return 0;
+#endif
+}
+
+static inline int pks_set_nosigpipe(int fd) {
+#ifdef SO_NOSIGPIPE
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
 #endif

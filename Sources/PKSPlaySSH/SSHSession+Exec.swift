@@ -1,0 +1,292 @@
+import CLibSSH2
+import Foundation
+import PKSPlayCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SSHSession {
+    /// Runs one command on a new channel and returns its whole result.
+    ///
+    /// The command is preceded by a line that prints the shell's PID, framed, as the first bytes
+    /// of stderr; the frame is stripped before anyone sees stderr. sshd makes that shell a process
+    /// group leader, so on timeout or cancellation the whole group can be killed.
+    func exec(_ request: ExecRequest) throws -> ExecResult {
+        try ensureAlive()
+        let deadline = request.timeout.map { ContinuousClock.now + .milliseconds(Int(max($0, 0) * 1000)) }
+        var envFile: String?
+        if !request.environment.isEmpty {
+            envFile = try writeEnvironmentFile(request.environment, deadline: deadline)
+        }
+        let command = SSHSession.wrap(request.command, environmentFile: envFile)
+        return try runCommand(command, stdin: request.stdin ?? Data(), deadline: deadline, cleanup: envFile, onOutput: request.onOutput)
+    }
+
+    static let pidFramePrefix = "printf '\\036pks%d\\036' \"$$\" >&2\n"
+
+    /// The command line sent to sshd: the PID frame, the environment file sourced and removed,
+    /// then the caller's command, verbatim, on its own line.
+    static func wrap(_ command: String, environmentFile: String?) -> String {
+        var script = pidFramePrefix
+        if let file = environmentFile {
+            let quoted = shellQuote(file)
+            script += ". \(quoted) && rm -f \(quoted) || { rm -f \(quoted); "
+                + "echo 'pksplay: cannot read the environment file \(file)' >&2; exit 125; }\n"
+        }
+        return script + command
+    }
+
+    /// Opens a channel, runs `command`, feeds `stdin` then EOF, drains stdout and stderr in one
+    /// loop, and returns the exit status. On timeout or cancellation the channel is closed, the
+    /// remote process group killed and `cleanup` (a remote file) removed.
+    func runCommand(
+        _ command: String, stdin: Data, deadline: ContinuousClock.Instant?, cleanup: String? = nil,
+        onOutput: (@Sendable (ExecRequest.OutputStream, Data) -> Void)?
+    ) throws -> ExecResult {
+        try ensureAlive()
+        var state = CommandState(onOutput: onOutput)
+        guard let channel = try openChannel(deadline: deadline) else {
+            throw failure("opening a session channel").asTransport
+        }
+        do {
+            let bytes = Array(command.utf8)
+            let rc = try retry(until: deadline) {
+                bytes.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { pks_channel_exec(channel, $0.baseAddress, UInt32($0.count)) }
+                }
+            }
+            if rc != 0 { throw failure("starting the command", code: rc).asTransport }
+            try pump(channel, stdin: stdin, state: &state, deadline: deadline)
+            let status = try finish(channel, deadline: deadline, sawEOF: state.remoteEOF)
+            return ExecResult(exitStatus: status, stdout: state.stdout, stderr: state.collectedStderr)
+        } catch let error as SessionFailure {
+            switch error {
+            case .timedOut, .cancelled:
+                abandon(channel)
+                if !state.remoteEOF || cleanup != nil { killRemote(pid: state.remoteEOF ? nil : state.frame.pid, cleanup: cleanup) }
+            default:
+                if deadReason == nil { abandon(channel) }
+            }
+            throw error
+        }
+    }
+
+    private func openChannel(deadline: ContinuousClock.Instant?) throws -> OpaquePointer? {
+        try retryPointer(until: deadline) { pks_channel_open_session(session) }
+    }
+
+    /// The calls that can leave a packet half-sent; the same call must be repeated to finish it.
+    private enum PendingSend { case write, eof, read }
+
+    private func pump(_ channel: OpaquePointer, stdin: Data, state: inout CommandState, deadline: ContinuousClock.Instant?) throws {
+        var offset = 0
+        var eofSent = false
+        var pending: PendingSend?
+        let chunkSize = 64 * 1024
+        while true {
+            var progressed = false
+
+            if !eofSent && (pending == nil || pending == .write || pending == .eof) {
+                if offset < stdin.count && pending != .eof {
+                    let length = min(stdin.count - offset, chunkSize)
+                    let rc = stdin.withUnsafeBytes { raw in
+                        pks_channel_write(channel, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), length)
+                    }
+                    if rc > 0 {
+                        offset += rc
+                        progressed = true
+                        pending = nil
+                    } else if rc == LIBSSH2_ERROR_EAGAIN {
+                        pending = outboundPending ? .write : nil
+                    } else if rc < 0 {
+                        if LibSSH2.isFatal(Int32(rc)) { throw failure("sending the command's input", code: Int32(rc)) }
+                        // The command closed its input (it exited or never reads): drop the rest, as a pipe would.
+                        offset = stdin.count
+                        eofSent = true
+                        pending = nil
+                    }
+                } else {
+                    let rc = libssh2_channel_send_eof(channel)
+                    if rc == 0 {
+                        eofSent = true
+                        progressed = true
+                        pending = nil
+                    } else if rc == LIBSSH2_ERROR_EAGAIN {
+                        pending = outboundPending ? .eof : nil
+                    } else {
+                        if LibSSH2.isFatal(rc) { throw failure("closing the command's input", code: rc) }
+                        eofSent = true
+                        pending = nil
+                    }
+                }
+            }
+
+            var streamsAtEnd = 0
+            if pending == nil || pending == .read {
+                streams: for stream in [Int32(0), Int32(SSH_EXTENDED_DATA_STDERR)] {
+                    while true {
+                        let rc = pks_channel_read(channel, stream, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count)
+                        if rc > 0 {
+                            state.deliver(Data(bytes: buffer.baseAddress!, count: rc), stderr: stream != 0)
+                            progressed = true
+                            pending = nil
+                            continue
+                        }
+                        if rc == 0 {
+                            streamsAtEnd += 1
+                            break
+                        }
+                        if rc == LIBSSH2_ERROR_EAGAIN {
+                            if outboundPending {
+                                pending = .read
+                                break streams
+                            }
+                            break
+                        }
+                        throw failure("reading the command's output", code: Int32(rc))
+                    }
+                }
+            }
+
+            if pending == nil && (libssh2_channel_eof(channel) == 1 || streamsAtEnd == 2) {
+                state.remoteEOF = libssh2_channel_eof(channel) == 1
+                state.finishStderr()
+                return
+            }
+            if !progressed { try waitSocket(until: deadline) }
+        }
+    }
+
+    /// Closes the channel after the command ended and reads its exit status: 128+n for a command
+    /// killed by signal n (Linux numbering), as a shell reports it.
+    private func finish(_ channel: OpaquePointer, deadline: ContinuousClock.Instant?, sawEOF: Bool) throws -> Int32 {
+        var rc = try retry(until: deadline) { libssh2_channel_close(channel) }
+        if rc != 0 && LibSSH2.isFatal(rc) { throw failure("closing the channel", code: rc) }
+        if sawEOF {
+            rc = try retry(until: deadline) { libssh2_channel_wait_closed(channel) }
+            if rc != 0 && LibSSH2.isFatal(rc) { throw failure("waiting for the channel to close", code: rc) }
+        }
+        var status = libssh2_channel_get_exit_status(channel)
+        var signal: UnsafeMutablePointer<CChar>?
+        var signalLength = 0
+        if libssh2_channel_get_exit_signal(channel, &signal, &signalLength, nil, nil, nil, nil) == 0, let signal {
+            let name = String(decoding: UnsafeRawBufferPointer(start: signal, count: signalLength), as: UTF8.self)
+            libssh2_free(session, signal)
+            status = 128 + (SSHSession.signalNumbers[name] ?? 127)
+        }
+        _ = try retry(until: deadline) { libssh2_channel_free(channel) }
+        return status
+    }
+
+    /// Linux signal numbers by the names sshd reports (RFC 4254 section 6.10, without "SIG").
+    static let signalNumbers: [String: Int32] = [
+        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10,
+        "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19,
+        "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28,
+        "IO": 29, "PWR": 30, "SYS": 31,
+    ]
+
+    /// Gives up on a channel: closes and frees it within a short bound, ignoring what the server
+    /// still sends on it.
+    private func abandon(_ channel: OpaquePointer) {
+        let saved = cancelFlag
+        cancelFlag = nil
+        defer { cancelFlag = saved }
+        let bound = ContinuousClock.now + .seconds(2)
+        _ = try? retry(until: bound) { libssh2_channel_close(channel) }
+        if deadReason == nil { _ = try? retry(until: bound) { libssh2_channel_free(channel) } }
+    }
+
+    /// Kills the process group of a command we gave up on (TERM, then KILL after 2 s) and removes
+    /// a leftover file. Best effort on a fresh channel: the caller reports the timeout either way.
+    private func killRemote(pid: Int32?, cleanup: String?) {
+        // The kill runs as a command itself; if it times out too, it must not try to kill itself.
+        guard deadReason == nil, !killingRemote else { return }
+        killingRemote = true
+        defer { killingRemote = false }
+        var script = ""
+        if let pid, pid > 1 {
+            script += "kill -TERM -- -\(pid) 2>/dev/null || kill -TERM \(pid) 2>/dev/null; n=0; "
+                + "while kill -0 -- -\(pid) 2>/dev/null && [ $n -lt 20 ]; do sleep 0.1; n=$((n+1)); done; "
+                + "kill -KILL -- -\(pid) 2>/dev/null; "
+        }
+        if let cleanup { script += "rm -f \(shellQuote(cleanup)); " }
+        guard !script.isEmpty else { return }
+        let saved = cancelFlag
+        cancelFlag = nil
+        defer { cancelFlag = saved }
+        _ = try? runCommand(script + "true", stdin: Data(), deadline: ContinuousClock.now + .seconds(5), onOutput: nil)
+    }
+}
+
+/// Output collected from one command, with the PID frame taken off the front of stderr.
+struct CommandState {
+    var stdout = Data()
+    private var stderr = Data()
+    var frame = PIDFrame()
+    var remoteEOF = false
+    let onOutput: (@Sendable (ExecRequest.OutputStream, Data) -> Void)?
+
+    init(onOutput: (@Sendable (ExecRequest.OutputStream, Data) -> Void)?) { self.onOutput = onOutput }
+
+    var collectedStderr: Data { stderr }
+
+    mutating func deliver(_ chunk: Data, stderr isStderr: Bool) {
+        if !isStderr {
+            stdout.append(chunk)
+            onOutput?(.stdout, chunk)
+            return
+        }
+        let passed = frame.feed(chunk)
+        if !passed.isEmpty {
+            stderr.append(passed)
+            onOutput?(.stderr, passed)
+        }
+    }
+
+    /// Releases stderr held back while the frame was incomplete (a command that never printed it).
+    mutating func finishStderr() {
+        let rest = frame.flush()
+        if !rest.isEmpty {
+            stderr.append(rest)
+            onOutput?(.stderr, rest)
+        }
+    }
+}
+
+/// Parses `\x1Epks<digits>\x1E` off the start of stderr. Anything else passes through untouched.
+struct PIDFrame {
+    private(set) var pid: Int32?
+    private var held = Data()
+    private var done = false
+
+    /// Takes the next stderr chunk; returns the bytes that belong to the command.
+    mutating func feed(_ chunk: Data) -> Data {
+        if done { return chunk }
+        held.append(chunk)
+        let bytes = [UInt8](held)
+        guard bytes.first == 0x1E else { return release() }
+        if let end = bytes.dropFirst().firstIndex(of: 0x1E) {
+            let inside = bytes[1..<end]
+            if inside.starts(with: Array("pks".utf8)), let value = Int32(String(decoding: inside.dropFirst(3), as: UTF8.self)) {
+                pid = value
+                done = true
+                let rest = Data(bytes[(end + 1)...])
+                held = Data()
+                return rest
+            }
+            return release()
+        }
+        return bytes.count > 16 ? release() : Data()
+    }
+
+    mutating func flush() -> Data { release() }
+
+    private mutating func release() -> Data {
+        done = true
+        defer { held = Data() }
+        return held
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real OpenSSH server for tests: Debian's `/usr/sbin/sshd`, on loopback, on a free high port,
+/// with its own generated host key, client key, authorized_keys and known_hosts in a temp dir.
+///
+/// Uses only Foundation, so other test targets can copy or share this file. Run as root.
+/// sshd runs in its own mount namespace (when `unshare` works) where an empty temp dir hides
+/// `/root` (the machine's root `.bashrc` costs ~0.35 s per command) and, for password tests, a
+/// copy of `/etc/shadow` gives root a known password; nothing on the machine itself changes
+/// except that `/run/sshd`, sshd's privilege separation directory, is created if missing.
+/// ``stop()`` kills sshd and every process under it, and removes the temp dir.
+final class TestSSHD: @unchecked Sendable {
+    struct Options {
+        /// `ed25519`, `ecdsa` or `rsa`.
+        var hostKeyType = "ed25519"
+        /// Listen on 127.0.0.2 … 127.0.0.(1+n) too (same port).
+        var extraLoopbackAddresses = 0
+        /// Offer the SFTP subsystem (internal-sftp).
+        var sftp = true
+        var passwordAuthentication = false
+        /// Give root this password inside sshd's mount namespace (needs `unshare`).
+        var rootPassword: String?
+        /// Extra sshd_config lines.
+        var extraConfig: [String] = []
+    }
+
+    let directory: String
+    let port: Int
+    let addresses: [String]
+    /// `ssh-ed25519 AAAA…` of the host key.
+    let hostPublicKey: String
+    /// The host key's fingerprint as `ssh-keygen -l` prints it (`SHA256:…`).
+    let hostKeyFingerprint: String
+    /// An authorized client key (ed25519, unencrypted).
+    let clientKey: String
+    /// A key that is not authorized.
+    let strangerKey: String
+    /// known_hosts holding the host key for every address (`[127.0.0.x]:port`).
+    let knownHosts: String
+    let user = "root"
+    private let process: Process
+    private let lock = NSLock()
+    private var stopped = false
+
+    static let mountNamespaceWorks: Bool = {
+        (try? TestSSHD.run(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/true"]).status) == 0
+    }()
+
+    static func start(_ options: Options = Options()) throws -> TestSSHD {
+        var lastError: Error?
+        // A port found free can be taken before sshd binds it; try a few.
+        for _ in 0..<5 {
+            do { return try TestSSHD(options: options) } catch let error as TestSSHDError where error.retryable {
+                lastError = error
+            }
+        }
+        throw lastError ?? TestSSHDError("sshd did not start")
+    }
+
+    private init(options: Options) throws {
+        let template = NSTemporaryDirectory() + "pksplay-sshd-XXXXXX"
+        var buffer = Array(template.utf8CString)
+        guard mkdtemp(&buffer) != nil else { throw TestSSHDError("mkdtemp failed") }
+        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.directory = directory
+        var failed = true
+        defer { if failed { try? FileManager.default.removeItem(atPath: directory) } }
+
+        if !FileManager.default.fileExists(atPath: "/run/sshd") {
+            try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        }
+        let hostKey = directory + "/host_key"
+        let keygenType = options.hostKeyType
+        var keygen = ["/usr/bin/ssh-keygen", "-q", "-t", keygenType, "-N", "", "-C", "pksplay-test-host", "-f", hostKey]
+        if keygenType == "rsa" { keygen += ["-b", "2048"] }
+        try TestSSHD.check(keygen)
+        clientKey = directory + "/client_ed25519"
+        try TestSSHD.check(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pksplay-test-client", "-f", clientKey])
+        strangerKey = directory + "/stranger_ed25519"
+        try TestSSHD.check(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stranger", "-f", strangerKey])
+        try FileManager.default.copyItem(atPath: clientKey + ".pub", toPath: directory + "/authorized_keys")
+        hostPublicKey = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8)
+            .split(separator: " ").prefix(2).joined(separator: " ")
+        hostKeyFingerprint = try TestSSHD.run(["/usr/bin/ssh-keygen", "-l", "-E", "sha256", "-f", hostKey + ".pub"]).stdout
+            .split(separator: " ").dropFirst().first.map(String.init) ?? ""
+
+        let port = try TestSSHD.freePort()
+        self.port = port
+        let addresses = ["127.0.0.1"] + (0..<options.extraLoopbackAddresses).map { "127.0.0.\($0 + 2)" }
+        self.addresses = addresses
+        knownHosts = directory + "/known_hosts"
+        let hostPublicKey = self.hostPublicKey
+        try addresses.map { "[\($0)]:\(port) \(hostPublicKey)\n" }.joined()
+            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+
+        let home = directory + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var shadow = ""
+        if let password = options.rootPassword {
+            shadow = directory + "/shadow"
+            let hash = try TestSSHD.run(["/usr/bin/openssl", "passwd", "-6", "-salt", "pksplaytest", password]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let original = try String(contentsOfFile: "/etc/shadow", encoding: .utf8)
+            let lines = original.split(separator: "\n").map { line -> String in
+                var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                if fields.first == "root", fields.count > 1 { fields[1] = hash }
+                return fields.joined(separator: ":")
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: shadow, atomically: true, encoding: .utf8)
+            chmod(shadow, 0o640)
+        }
+
+        var config = ["Port \(port)"] + addresses.map { "ListenAddress \($0)" } + [
+            "HostKey \(hostKey)",
+            "PidFile none",
+            "UsePAM no",
+            "StrictModes no",
+            "PermitRootLogin \(options.passwordAuthentication ? "yes" : "prohibit-password")",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication \(options.passwordAuthentication ? "yes" : "no")",
+            "KbdInteractiveAuthentication no",
+            "AuthorizedKeysFile \(directory)/authorized_keys",
+            "MaxStartups 200",
+            "MaxSessions 20",
+            "LogLevel ERROR",
+        ]
+        if options.sftp { config.append("Subsystem sftp internal-sftp") }
+        config += options.extraConfig
+        let configPath = directory + "/sshd_config"
+        try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try TestSSHD.check(["/usr/sbin/sshd", "-t", "-f", configPath])
+
+        let process = Process()
+        if TestSSHD.mountNamespaceWorks {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            let script = "mount --bind \"$1\" /root && { [ -z \"$3\" ] || mount --bind \"$3\" /etc/shadow; } && exec /usr/sbin/sshd -D -e -f \"$2\""
+            process.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", home, configPath, shadow]
+        } else {
+            guard options.rootPassword == nil else { throw TestSSHDError("a root password needs a mount namespace (unshare)") }
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
+            process.arguments = ["-D", "-e", "-f", configPath]
+        }
+        _ = FileManager.default.createFile(atPath: directory + "/sshd.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: directory + "/sshd.log")
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+
+        // Ready when every address accepts a TCP connection.
+        let deadline = Date().addingTimeInterval(10)
+        var pending = Set(addresses)
+        while !pending.isEmpty {
+            for address in pending where TestSSHD.canConnect(address, port) { pending.remove(address) }
+            if pending.isEmpty { break }
+            if !process.isRunning {
+                let log = (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? ""
+                throw TestSSHDError("sshd exited: \(log)", retryable: log.contains("Address already in use") || log.contains("Cannot bind"))
+            }
+            if Date() > deadline {
+                killTree()
+                throw TestSSHDError("sshd not listening on \(pending.sorted()) port \(port) after 10 s", retryable: true)
+            }
+            usleep(10_000)
+        }
+        failed = false
+    }
+
+    deinit { stop() }
+
+    /// The sshd log (LogLevel ERROR), for failing tests to show.
+    var log: String { (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? "" }
+
+    /// Kills sshd and every process under it (sessions included), then removes the temp dir.
+    func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        killTree()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Kills sshd and all its descendants at once, as a crash or a reboot would; the temp dir stays.
+    func killTree() {
+        let pid = process.processIdentifier
+        var victims = [pid] + TestSSHD.descendants(of: pid)
+        victims.removeAll { $0 <= 1 }
+        for victim in victims { kill(victim, SIGKILL) }
+        if process.isRunning { process.waitUntilExit() }
+    }
+
+    /// PIDs of every live process below `root`, from /proc.
+    static func descendants(of root: Int32) -> [Int32] {
+        var children: [Int32: [Int32]] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // Fields after "comm)": state, ppid, …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = Int32(fields[1]) { children[ppid, default: []].append(pid) }
+        }
+        var result: [Int32] = []
+        var queue = [root]
+        var seen: Set<Int32> = [root]
+        while let next = queue.popLast() {
+            for child in children[next] ?? [] where seen.insert(child).inserted {
+                result.append(child)
+                queue.append(child)
+            }
+        }
+        return result
+    }
+
+    // MARK: Helpers
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSSHDError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestSSHDError("bind failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func canConnect(_ host: String, _ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ argv: [String]) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func check(_ argv: [String]) throws {
+        let output = try run(argv)
+        guard output.status == 0 else { throw TestSSHDError("\(argv.joined(separator: " ")) failed: \(output.stderr)") }
+    }
+}
+
+struct TestSSHDError: Error, CustomStringConvertible {
+    var description: String
+    var retryable = false
+    init(_ description: String, retryable: Bool = false) {
+        self.description = description
+        self.retryable = retryable
+    }
+}
