@@ -12,6 +12,9 @@ struct Parser {
     private var p = 0
     private var depth = 0
     private var blockDepth = 0
+    /// Deepest expression tree and block nesting seen, so rendering knows whether it needs a large stack.
+    private(set) var deepestExpression = 0
+    private(set) var deepestBlock = 0
 
     init(tokens: [Token], source: SourceText) {
         self.tokens = tokens + [Token(kind: .end, offset: source.scalars.count)]
@@ -22,26 +25,38 @@ struct Parser {
 
     static func parseTemplate(_ text: SourceText, options: LexerOptions) throws -> CompiledTemplate {
         let tokens = try Lexer.tokenize(text, options: options)
-        var parser = Parser(tokens: tokens, source: text)
-        let (body, _) = try parser.parseBody(until: [], opener: nil)
-        return CompiledTemplate(body: body)
+        return try LargeStack.run(if: nestingEstimate(tokens) > LargeStack.shallowDepth) {
+            var parser = Parser(tokens: tokens, source: text)
+            let (body, _) = try parser.parseBody(until: [], opener: nil)
+            return CompiledTemplate(body: body, depth: parser.deepestExpression + 4 * parser.deepestBlock)
+        }
+    }
+
+    /// An upper bound on how deep parsing these tokens can recurse or nest the tree: every token
+    /// outside text can add at most one level. Counting is cheap and needs no recursion.
+    static func nestingEstimate(_ tokens: [Token]) -> Int {
+        var count = 0
+        for token in tokens {
+            if case .text = token.kind { continue }
+            count += 1
+        }
+        return count
     }
 
     /// Parses a bare expression (a `when:` condition); the text has no delimiters.
-    static func parseBareExpression(_ text: SourceText) throws -> Expr {
+    static func parseBareExpression(_ text: SourceText) throws -> CompiledExpression {
         let tokens = try Lexer.tokenizeExpression(text)
-        var parser = Parser(tokens: tokens, source: text)
-        if case .end = parser.current.kind {
-            throw TemplateError.syntax("the expression is empty", at: 0, in: text, hint: "write a condition such as `result is succeeded`")
-        }
-        let e = try parser.parseTupleOrExpression()
-        guard case .end = parser.current.kind else {
-            if case .op("}") = parser.current.kind {
-                throw parser.error("template delimiters are not supported inside an expression", hint: "write `x == 1`, not `{{ x }} == 1`")
+        return try LargeStack.run(if: nestingEstimate(tokens) > LargeStack.shallowDepth) {
+            var parser = Parser(tokens: tokens, source: text)
+            if case .end = parser.current.kind {
+                throw TemplateError.syntax("the expression is empty", at: 0, in: text, hint: "write a condition such as `result is succeeded`")
             }
-            throw parser.unexpected("at the end of the expression")
+            let e = try parser.parseTupleOrExpression()
+            guard case .end = parser.current.kind else {
+                throw parser.unexpected("at the end of the expression")
+            }
+            return CompiledExpression(expression: e, depth: parser.deepestExpression)
         }
-        return e
     }
 
     // MARK: Token helpers
@@ -155,6 +170,7 @@ struct Parser {
 
     private mutating func parseStatement(_ tag: String, at offset: Int) throws -> Statement {
         blockDepth += 1
+        deepestBlock = max(deepestBlock, blockDepth)
         defer { blockDepth -= 1 }
         if blockDepth > Parser.maxBlockDepth {
             throw error("blocks nested too deeply (more than \(Parser.maxBlockDepth) levels)", at: offset)
@@ -292,20 +308,26 @@ struct Parser {
                 e = .conditional(test: test, then: e, otherwise: otherwise)
             }
         }
-        if depth == 1, !Parser.withinDepth(e, limit: Parser.maxDepth) {
-            throw error("expression nested too deeply (more than \(Parser.maxDepth) levels)", at: start, hint: "split it into smaller expressions with {% set %}")
+        if depth == 1 {
+            guard let d = Parser.treeDepth(e, limit: Parser.maxDepth) else {
+                throw error("expression nested too deeply (more than \(Parser.maxDepth) levels)", at: start, hint: "split it into smaller expressions with {% set %}")
+            }
+            deepestExpression = max(deepestExpression, d)
         }
         return e
     }
 
-    /// Iterative depth check: long operator or filter chains nest without parser recursion.
-    static func withinDepth(_ e: Expr, limit: Int) -> Bool {
+    /// Depth of an expression tree, or nil beyond `limit`; iterative, because long operator or
+    /// filter chains nest without parser recursion.
+    static func treeDepth(_ e: Expr, limit: Int) -> Int? {
         var stack: [(Expr, Int)] = [(e, 1)]
+        var deepest = 0
         while let (x, d) = stack.popLast() {
-            if d > limit { return false }
+            if d > limit { return nil }
+            deepest = max(deepest, d)
             for c in x.children { stack.append((c, d + 1)) }
         }
-        return true
+        return deepest
     }
 
     private enum BinaryKind { case or, and, compare, additive(BinaryOperator), concat, multiplicative(BinaryOperator), power }

@@ -4,7 +4,7 @@ import PKSPlayCore
 /// Executes parsed templates and evaluates expressions for one render call; not shared between threads.
 final class Renderer {
     /// Total loop iterations allowed in one render, so nested loops over large ranges end with an error, not a hang.
-    static let maxIterations = 2_000_000
+    static let maxIterations = 1_000_000
     /// Largest output one render may produce.
     static let maxOutputBytes = 64 * 1024 * 1024
 
@@ -13,6 +13,8 @@ final class Renderer {
     /// Ansible renders template-looking string constants inside conditionals (`when: x == '{{ y }}'`).
     let renderConstantTemplates: Bool
     private var frames: [[String: Value]] = [[:]]
+    /// The `loop` variable of each frame that is a for-loop body, built only when a template reads it.
+    private var loops: [LoopState?] = [nil]
     private var iterations = 0
     private var outputBytes = 0
     private var loopDepth = 0
@@ -26,19 +28,65 @@ final class Renderer {
     // MARK: Variables
 
     func resolve(_ name: String) -> Value? {
-        for frame in frames.reversed() {
-            if let v = frame[name] { return v }
+        for k in frames.indices.reversed() {
+            if let v = frames[k][name] { return v }
+            if name == "loop", let loop = loops[k] { return loop.value }
         }
         return scope.lookup(name)
+    }
+
+    private func loopAttribute(_ name: String) -> Value? {
+        for k in frames.indices.reversed() {
+            if frames[k]["loop"] != nil { return nil }
+            if let loop = loops[k] { return loop.attribute(name) }
+        }
+        return nil
     }
 
     /// The caller's scope plus template locals, for lookups that read variables.
     var currentScope: any VariableScope {
         var locals: [String: Value] = [:]
-        for frame in frames {
+        for (k, frame) in frames.enumerated() {
+            if let loop = loops[k] { locals["loop"] = loop.value }
             locals.merge(frame) { _, new in new }
         }
         return locals.isEmpty ? scope : LayeredScope(locals: locals, base: scope)
+    }
+
+    struct LoopState {
+        let items: [Value]
+        var index: Int
+        let depth: Int
+
+        /// One attribute without building the whole dict (`loop.index` is read on every iteration).
+        func attribute(_ name: String) -> Value? {
+            let n = items.count
+            switch name {
+            case "index": return .int(index + 1)
+            case "index0": return .int(index)
+            case "revindex": return .int(n - index)
+            case "revindex0": return .int(n - index - 1)
+            case "first": return .bool(index == 0)
+            case "last": return .bool(index == n - 1)
+            case "length": return .int(n)
+            case "depth": return .int(depth)
+            case "depth0": return .int(depth - 1)
+            default: return nil
+            }
+        }
+
+        var value: Value {
+            let n = items.count
+            var loop: ValueDict = [
+                "index": .int(index + 1), "index0": .int(index),
+                "revindex": .int(n - index), "revindex0": .int(n - index - 1),
+                "first": .bool(index == 0), "last": .bool(index == n - 1),
+                "length": .int(n), "depth": .int(depth), "depth0": .int(depth - 1),
+            ]
+            if index > 0 { loop["previtem"] = items[index - 1] }
+            if index < n - 1 { loop["nextitem"] = items[index + 1] }
+            return .dict(loop)
+        }
     }
 
     // MARK: Statements
@@ -116,9 +164,11 @@ final class Renderer {
     private func executeFor(targets: [String], iterable: Expr, filter: Expr?, body: [Statement], otherwise: [Statement]?, into out: inout [Value]) throws {
         let items = try Py.iterate(try value(iterable))
         frames.append([:])
+        loops.append(nil)
         loopDepth += 1
         defer {
             frames.removeLast()
+            loops.removeLast()
             loopDepth -= 1
         }
         var selected = items
@@ -134,19 +184,12 @@ final class Renderer {
             if let otherwise { try execute(otherwise, into: &out) }
             return
         }
-        let n = selected.count
+        let top = loops.count - 1
+        loops[top] = LoopState(items: selected, index: 0, depth: loopDepth)
         for (index, item) in selected.enumerated() {
             try countIteration()
             try bind(targets, item)
-            var loop: ValueDict = [
-                "index": .int(index + 1), "index0": .int(index),
-                "revindex": .int(n - index), "revindex0": .int(n - index - 1),
-                "first": .bool(index == 0), "last": .bool(index == n - 1),
-                "length": .int(n), "depth": .int(loopDepth), "depth0": .int(loopDepth - 1),
-            ]
-            if index > 0 { loop["previtem"] = selected[index - 1] }
-            if index < n - 1 { loop["nextitem"] = selected[index + 1] }
-            frames[frames.count - 1]["loop"] = .dict(loop)
+            loops[top]?.index = index
             try execute(body, into: &out)
         }
     }
@@ -192,6 +235,7 @@ final class Renderer {
         case .dict(let pairs):
             return .value(.dict(try evalDict(pairs)))
         case .attribute(let target, let name, _):
+            if case .name("loop", _) = target, let v = loopAttribute(name) { return .value(v) }
             let t = try eval(target)
             guard case .value(let v) = t else { return t }
             return Renderer.attribute(of: v, name)
