@@ -12,7 +12,8 @@ final class Renderer {
     let lookups: (any LookupProvider)?
     /// Ansible renders template-looking string constants inside conditionals (`when: x == '{{ y }}'`).
     let renderConstantTemplates: Bool
-    private var frames: [[String: Value]] = [[:]]
+    /// Template locals; `{% set y = x %}` may store an undefined, which fails only when used, as in Jinja.
+    private var frames: [[String: Operand]] = [[:]]
     /// The `loop` variable of each frame that is a for-loop body, built only when a template reads it.
     private var loops: [LoopState?] = [nil]
     private var iterations = 0
@@ -27,12 +28,12 @@ final class Renderer {
 
     // MARK: Variables
 
-    func resolve(_ name: String) -> Value? {
+    func resolve(_ name: String) -> Operand? {
         for k in frames.indices.reversed() {
             if let v = frames[k][name] { return v }
-            if name == "loop", let loop = loops[k] { return loop.value }
+            if name == "loop", let loop = loops[k] { return .value(loop.value) }
         }
-        return scope.lookup(name)
+        return scope.lookup(name).map(Operand.value)
     }
 
     private func loopAttribute(_ name: String) -> Value? {
@@ -48,7 +49,9 @@ final class Renderer {
         var locals: [String: Value] = [:]
         for (k, frame) in frames.enumerated() {
             if let loop = loops[k] { locals["loop"] = loop.value }
-            locals.merge(frame) { _, new in new }
+            for (name, operand) in frame {
+                if case .value(let v) = operand { locals[name] = v } else { locals[name] = nil }
+            }
         }
         return locals.isEmpty ? scope : LayeredScope(locals: locals, base: scope)
     }
@@ -118,11 +121,11 @@ final class Renderer {
             case .forLoop(let targets, let iterable, let filter, let body, let otherwise, _):
                 try executeFor(targets: targets, iterable: iterable, filter: filter, body: body, otherwise: otherwise, into: &out)
             case .set(let target, let e, _):
-                try assign(target, try value(e))
+                try assign(target, try eval(e))
             case .setBlock(let name, let body):
                 var captured: [Value] = []
                 try execute(body, into: &captured)
-                frames[frames.count - 1][name] = .string(Renderer.join(captured))
+                frames[frames.count - 1][name] = .value(.string(Renderer.join(captured)))
             }
         }
     }
@@ -142,7 +145,7 @@ final class Renderer {
 
     private func bind(_ targets: [String], _ item: Value) throws {
         if targets.count == 1 {
-            frames[frames.count - 1][targets[0]] = item
+            frames[frames.count - 1][targets[0]] = .value(item)
             return
         }
         let parts = try Py.iterate(item)
@@ -151,7 +154,7 @@ final class Renderer {
                 ? "too many values to unpack (expected \(targets.count))"
                 : "not enough values to unpack (expected \(targets.count), got \(parts.count))")
         }
-        for (name, v) in zip(targets, parts) { frames[frames.count - 1][name] = v }
+        for (name, v) in zip(targets, parts) { frames[frames.count - 1][name] = .value(v) }
     }
 
     private func countIteration() throws {
@@ -194,20 +197,22 @@ final class Renderer {
         }
     }
 
-    private func assign(_ target: SetTarget, _ v: Value) throws {
+    private func assign(_ target: SetTarget, _ operand: Operand) throws {
         switch target {
         case .name(let n):
-            frames[frames.count - 1][n] = v
+            frames[frames.count - 1][n] = operand
         case .names(let names):
-            try bind(names, v)
+            try bind(names, try operand.get())
         case .attribute(let n, let attr):
+            let v = try operand.get()
             for k in frames.indices.reversed() {
                 guard let existing = frames[k][n] else { continue }
-                guard case .dict(var d) = existing else {
-                    throw TemplateError.type("cannot set attribute '\(attr)' on '\(n)': it is a \(Py.typeName(existing)), not a namespace()")
+                guard case .value(.dict(var d)) = existing else {
+                    let type = (try? existing.get()).map(Py.typeName) ?? "undefined value"
+                    throw TemplateError.type("cannot set attribute '\(attr)' on '\(n)': it is a \(type), not a namespace()")
                 }
                 d[attr] = v
-                frames[k][n] = .dict(d)
+                frames[k][n] = .value(.dict(d))
                 return
             }
             throw TemplateError(.undefined, "'\(n)' is undefined; create it first with {% set \(n) = namespace() %}", name: n)
@@ -228,7 +233,7 @@ final class Renderer {
             }
             return .value(v)
         case .name(let n, _):
-            if let v = resolve(n) { return .value(v) }
+            if let v = resolve(n) { return v }
             return .undefined(.variable(n))
         case .list(let items):
             return .value(.list(try items.map { try value($0) }))
