@@ -80,15 +80,15 @@ struct Parser {
         switch kind {
         case .text: return "text"
         case .variableBegin: return "'{{'"
-        case .variableEnd: return "the end of '{{ }}'"
+        case .variableEnd: return "'}}'"
         case .blockBegin: return "'{%'"
-        case .blockEnd: return "the end of the '{% %}' tag"
+        case .blockEnd: return "'%}'"
         case .name(let n): return "'\(n)'"
         case .string(let s): return "string \(Value.string(s).pythonRepr)"
         case .integer(let i): return "number \(i)"
         case .float(let d): return "number \(Value.formatDouble(d))"
         case .op(let o): return "'\(o)'"
-        case .end: return "the end of the template"
+        case .end: return "the end of the text"
         }
     }
 
@@ -105,8 +105,10 @@ struct Parser {
         advance()
     }
 
-    private mutating func expectName() throws -> String {
-        guard case .name(let n) = current.kind else { throw unexpected("where a name was expected") }
+    private mutating func expectName(_ what: String = "a name") throws -> String {
+        guard case .name(let n) = current.kind else {
+            throw error("expected \(what) but found \(describe(current.kind))")
+        }
         advance()
         return n
     }
@@ -149,7 +151,7 @@ struct Parser {
             case .blockBegin:
                 advance()
                 let tagOffset = current.offset
-                let tag = try expectName()
+                let tag = try expectName("a tag name such as if, for or set")
                 if enders.contains(tag) { return (body, tag) }
                 body.append(try parseStatement(tag, at: tagOffset))
             case .end:
@@ -221,10 +223,11 @@ struct Parser {
         var targets: [String] = []
         let parenthesised = isOp("(")
         if parenthesised { advance() }
-        targets.append(try expectName())
+        if isName("in") { throw error("expected a loop variable name before 'in'", hint: "write `{% for item in items %}`") }
+        targets.append(try expectName("a loop variable name"))
         while isOp(",") {
             advance()
-            targets.append(try expectName())
+            targets.append(try expectName("a loop variable name"))
         }
         if parenthesised { try expectOp(")", "in the loop variables") }
         guard isName("in") else { throw unexpected("in '{% for %}'", hint: "write `{% for item in items %}`") }
@@ -248,16 +251,16 @@ struct Parser {
     }
 
     private mutating func parseSet(at offset: Int) throws -> Statement {
-        let first = try expectName()
+        let first = try expectName("a variable name")
         var target = SetTarget.name(first)
         if isOp(".") {
             advance()
-            target = .attribute(first, try expectName())
+            target = .attribute(first, try expectName("an attribute name"))
         } else if isOp(",") {
             var names = [first]
             while isOp(",") {
                 advance()
-                names.append(try expectName())
+                names.append(try expectName("a variable name"))
             }
             target = .names(names)
         }
@@ -511,7 +514,8 @@ struct Parser {
             advance()
             return .dict(pairs)
         default:
-            throw error("expected a value but found \(describe(token.kind))")
+            throw error("expected a value but found \(describe(token.kind))",
+                        hint: "write a variable, a literal such as 'text', 42 or [1, 2], or an expression in parentheses")
         }
     }
 
@@ -601,11 +605,11 @@ struct Parser {
         return name
     }
 
-    private mutating func dottedName() throws -> String {
-        var name = try expectName()
+    private mutating func dottedName(_ what: String) throws -> String {
+        var name = try expectName(what)
         while isOp("."), case .name = nextKind {
             advance()
-            name += "." + (try expectName())
+            name += "." + (try expectName(what))
         }
         return Parser.canonicalPluginName(name)
     }
@@ -616,7 +620,7 @@ struct Parser {
             if isOp("|") {
                 advance()
                 let offset = current.offset
-                let name = try dottedName()
+                let name = try dottedName("a filter name after '|'")
                 guard Filters.table[name] != nil else {
                     let hint = closestMatch(to: name, in: Filters.table.keys).map { "did you mean '\($0)'?" }
                     throw TemplateError(.unknownFilter, "no filter named '\(name)'", name: name,
@@ -635,7 +639,7 @@ struct Parser {
                 guard case .name = current.kind else {
                     throw unexpected("after 'is'", hint: "expected a test name such as 'defined'; compare with '==' instead")
                 }
-                let name = try dottedName()
+                let name = try dottedName("a test name after 'is'")
                 guard Tests.table[name] != nil else {
                     let hint = closestMatch(to: name, in: Tests.table.keys).map { "did you mean '\($0)'?" }
                     throw TemplateError(.unknownTest, "no test named '\(name)'", name: name,

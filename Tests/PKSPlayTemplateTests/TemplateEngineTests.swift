@@ -110,6 +110,22 @@ struct ErrorMessageTests {
         #expect(error.description.contains("line \(line), column \(column)"))
     }
 
+    @Test(arguments: [
+        ("{{ foo }", "close '{{' with '}}'"),
+        ("{{ (1 }}", "'(' is still open"),
+        ("{{ 'abc }}", "add the closing '"),
+        ("{{ @ }}", "put text in quotes; operators are + - * / // % ** ~ == != < > <= >= and, or, not, in, is"),
+        ("{% if true %}x", "expected 'elif' or 'else' or 'endif' before the end of the template"),
+        ("{% for in x %}{% endfor %}", "write `{% for item in items %}`"),
+        ("{{ 1 + }}", "write a variable, a literal such as 'text', 42 or [1, 2], or an expression in parentheses"),
+        ("{% foo %}", "did you mean 'for'?"),
+    ])
+    func syntaxErrorsCarryAHint(_ text: String, _ hint: String) throws {
+        let error = try renderError(text)
+        #expect(error.kind == .syntax)
+        #expect(error.hint == hint)
+    }
+
     @Test func unknownFilterSuggestsTheClosest() throws {
         let error = try renderError("{{ x | defualt('a') }}")
         #expect(error.kind == .unknownFilter)
