@@ -10,6 +10,10 @@ struct Case: Sendable, CustomTestStringConvertible {
         case render
         /// `TemplateEngine.renderText`, as for the template module.
         case text
+        /// `renderText` with lstrip_blocks on.
+        case textLstrip
+        /// `renderText` with trim_blocks off.
+        case textNoTrim
         /// `TemplateEngine.evaluate`, as for `when:`.
         case eval
     }
@@ -41,6 +45,8 @@ struct Case: Sendable, CustomTestStringConvertible {
         switch mode {
         case .render: return try engine.render(template, scope)
         case .text: return .string(try engine.renderText(template, scope))
+        case .textLstrip: return .string(try engine.renderText(template, scope, options: TemplateOptions(trimBlocks: true, lstripBlocks: true)))
+        case .textNoTrim: return .string(try engine.renderText(template, scope, options: TemplateOptions(trimBlocks: false, lstripBlocks: false)))
         case .eval: return try engine.evaluate(template, scope)
         }
     }
@@ -93,4 +99,6 @@ struct AnsibleCaseTests {
     @Test(arguments: AnsibleCases.expressions) func expressions(_ c: Case) throws { try c.check() }
     @Test(arguments: AnsibleCases.syntaxErrors) func syntaxErrors(_ c: Case) throws { try c.check() }
     @Test(arguments: AnsibleCases.laterChecks) func combinations(_ c: Case) throws { try c.check() }
+    @Test(arguments: AnsibleCases.lstripBlocks) func lstripBlocks(_ c: Case) throws { try c.check() }
+    @Test(arguments: AnsibleCases.noTrimBlocks) func noTrimBlocks(_ c: Case) throws { try c.check() }
 }

@@ -1,7 +1,8 @@
 // Expected results observed from ansible-core 2.19 (Jinja2 3.1) for each template, recorded once
 // with Ansible's Templar: `template()` for .render (escape_backslashes on, as for YAML task
 // arguments), `template(escape_backslashes=False)` for .text (the template module), and
-// `evaluate_expression(escape_backslashes=False)` for .eval. Rows marked "ours:" deliberately differ
+// `evaluate_expression(escape_backslashes=False)` for .eval; .textLstrip/.textNoTrim pass the
+// template overrides lstrip_blocks=True / trim_blocks=False. Rows marked "ours:" deliberately differ
 // and say why; "ansible:" comments quote Ansible's error for the failing rows.
 
 import PKSPlayTemplate
@@ -911,6 +912,36 @@ enum AnsibleCases {
         Case("{{ '{{' }}", .string("{{")),
         Case("a {{ '%}' }} b", .string("a %} b")),
         Case("{{ \"{'a': 1}\" }}", .string("{'a': 1}")),
+    ]
+
+    static let lstripBlocks: [Case] = [
+        Case("a\n  {% if true %}\n  yes\n  {% endif %}\nb\n", mode: .textLstrip, .string("a\n  yes\nb\n")),
+        Case("  {% if true %}x{% endif %}", mode: .textLstrip, .string("x")),
+        Case("x  {% if true %}y{% endif %}", mode: .textLstrip, .string("x  y")),
+        Case("a\n\t{% for i in [1, 2] %}\n\t{{ i }}\n\t{% endfor %}\nz", mode: .textLstrip, .string("a\n\t1\n\t2\nz")),
+        Case("a\n  {# c #}\nb", mode: .textLstrip, .string("a\nb")),
+        Case("a\n  {%+ if true %}x{% endif %}\n", mode: .textLstrip, .string("a\n  x\n")),
+        Case("a\n  {%- if true %}x{% endif %}\n", mode: .textLstrip, .string("ax\n")),
+        Case("  {{ 1 }}\n  {% if true %}\n  2\n  {% endif %}\n", mode: .textLstrip, .string("  1\n  2\n")),
+        Case("{% for i in [1, 2] %}\n{{ i }}\n{% endfor %}", mode: .textLstrip, .string("1\n2\n")),
+        Case("{% raw %}\n  {{ x }}\n{% endraw %}\nafter", mode: .textLstrip, .string("\n  {{ x }}\nafter")),
+        Case("  {% raw %}r{% endraw %}\n", mode: .textLstrip, .string("r\n")),
+        Case("line\n  {% set x = 1 %}\n  {{ x }}\n", mode: .textLstrip, .string("line\n  1\n")),
+    ]
+
+    static let noTrimBlocks: [Case] = [
+        Case("a\n  {% if true %}\n  yes\n  {% endif %}\nb\n", mode: .textNoTrim, .string("a\n  \n  yes\n  \nb\n")),
+        Case("  {% if true %}x{% endif %}", mode: .textNoTrim, .string("  x")),
+        Case("x  {% if true %}y{% endif %}", mode: .textNoTrim, .string("x  y")),
+        Case("a\n\t{% for i in [1, 2] %}\n\t{{ i }}\n\t{% endfor %}\nz", mode: .textNoTrim, .string("a\n\t\n\t1\n\t\n\t2\n\t\nz")),
+        Case("a\n  {# c #}\nb", mode: .textNoTrim, .string("a\n  \nb")),
+        Case("a\n  {%+ if true %}x{% endif %}\n", mode: .textNoTrim, .string("a\n  x\n")),
+        Case("a\n  {%- if true %}x{% endif %}\n", mode: .textNoTrim, .string("ax\n")),
+        Case("  {{ 1 }}\n  {% if true %}\n  2\n  {% endif %}\n", mode: .textNoTrim, .string("  1\n  \n  2\n  \n")),
+        Case("{% for i in [1, 2] %}\n{{ i }}\n{% endfor %}", mode: .textNoTrim, .string("\n1\n\n2\n")),
+        Case("{% raw %}\n  {{ x }}\n{% endraw %}\nafter", mode: .textNoTrim, .string("\n  {{ x }}\n\nafter")),
+        Case("  {% raw %}r{% endraw %}\n", mode: .textNoTrim, .string("  r\n")),
+        Case("line\n  {% set x = 1 %}\n  {{ x }}\n", mode: .textNoTrim, .string("line\n  \n  1\n")),
     ]
 
 }
