@@ -181,7 +181,8 @@ struct Lexer {
             }
             p += 1
         }
-        throw syntax("the comment starting here is never closed", start, hint: "end it with '#}'")
+        throw syntax("the comment starting here is never closed", start,
+                     hint: "end it with '#}'; for literal text such as a shell ${#var}, wrap it in {% raw %}...{% endraw %}")
     }
 
     /// Handles `{% raw %}...{% endraw %}`; returns false when the block tag is something else.
