@@ -4,7 +4,7 @@ import PKSPlayCore
 /// Loads Ansible inventories (`-i` sources) into an ``Inventory``, so existing ones work unchanged.
 public enum InventoryLoader {
     /// Extensions Ansible skips when it reads every file of an inventory directory.
-    private static let ignoredSuffixes = [
+    static let ignoredSuffixes = [
         ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
     ]
     private static let yamlExtensions = [".yml", ".yaml", ".json"]

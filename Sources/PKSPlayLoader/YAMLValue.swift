@@ -17,7 +17,7 @@ public final class YAMLNode: Sendable {
     public let kind: Kind
     /// The node as a value (the same value ``YAMLValue/toValue(_:)`` returns).
     public let value: Value
-    /// Line and column where the node starts (for a mapping or sequence, its first entry).
+    /// Line and column where the node starts (a block mapping or list starts at its first entry).
     public let location: SourceLocation
     /// The explicit tag as libyaml reports it (`!unsafe`, `tag:yaml.org,2002:str`), nil when none was written.
     public let tag: String?
@@ -602,7 +602,9 @@ private final class YAMLConverter {
             break
         case "!unsafe": unsafe = true
         case "!vault", "!vault-encrypted":
-            throw Diagnostic("vaulted values are not supported (and a vaulted value is a string, not a list)", at: here)
+            throw Diagnostic(
+                "vaulted values are not supported (and a vaulted value is a string, not a list)", at: here,
+                hint: "decrypt the value and keep the secret out of the repository, e.g. pass it with -e @secrets.yml")
         case let other?: throw unknownTag(other, at: here)
         }
         var items: [YAMLNode] = []
@@ -642,7 +644,9 @@ private final class YAMLConverter {
         case YAMLConverter.yamlTagPrefix + "set": isSet = true
         case "!unsafe": unsafe = true
         case "!vault", "!vault-encrypted":
-            throw Diagnostic("vaulted values are not supported (and a vaulted value is a string, not a mapping)", at: here)
+            throw Diagnostic(
+                "vaulted values are not supported (and a vaulted value is a string, not a mapping)", at: here,
+                hint: "decrypt the value and keep the secret out of the repository, e.g. pass it with -e @secrets.yml")
         case let other?: throw unknownTag(other, at: here)
         }
         var merged: [YAMLMappingEntry] = []

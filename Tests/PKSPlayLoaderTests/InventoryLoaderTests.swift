@@ -285,6 +285,7 @@ import Testing
         ("children as list", "inv.yml", "all:\n  children: [web]\n", ["2:13 'children' of group 'all' must be a mapping, not a list"]),
         ("vars as list", "inv.yml", "all:\n  vars:\n  - a\n", ["3:3 'vars' of group 'all' must be a mapping, not a list"]),
         ("variable beside hosts", "inv.yml", "web:\n  ansible_user: deploy\n  hosts: {w1: }\n", ["2:3 unknown key 'ansible_user' in group 'web'"]),
+        ("hosts at top level", "inv.yml", "hosts:\n  web1:\n", ["1:1 'hosts' at the top level of a YAML inventory would be a group named 'hosts'"]),
         ("group as string", "inv.yml", "web: w1\n", ["1:6 group 'web' must be a mapping with hosts, vars and children, not a string"]),
         ("number host", "inv.yml", "all:\n  hosts:\n    123:\n", ["3:5 host name '123' must be a string, not an integer"]),
         ("host vars list", "inv.yml", "all:\n  hosts:\n    w1: [a]\n", ["3:9 the variables of host 'w1' must be a mapping, not a list"]),

@@ -83,6 +83,7 @@ import Testing
         #expect(vars["ansible_connection"] == "local")
         #expect(vars["v_all"] == "inv_all")
         #expect(vars["gv_all"] == "inv")
+        #expect(vars["layer"] == "gv_all")
         #expect(inventory.groupNames(of: "localhost") == [])
         // Once the inventory names a localhost-like host, that host is the one patterns give.
         inventory.addHost("127.0.0.1", groups: ["local"], vars: [:])
@@ -100,6 +101,8 @@ import Testing
         #expect(inventory.groups["all"]?.children.last == "fresh")
         #expect(inventory.groups["ungrouped"]?.hosts.contains("new1") == false)
         #expect(inventory.variables(for: "new1")["x"] == 1)
+        #expect(inventory.variablesByHost()["new1"] == inventory.variables(for: "new1"))
+        #expect(inventory.variablesByHost().count == inventory.hosts.count)
         #expect(inventory.variables(for: "new1")["layer"] == "gv_web_inv")
         #expect(try inventory.hosts(matching: "fresh").hosts == ["new1"])
         // A host added to no group lands in ungrouped, as after Ansible's reconcile.
@@ -131,6 +134,23 @@ import Testing
         #expect(inventory.variables(for: "h")["v"] == 1)
         #expect(inventory.hostsOfGroup("b") == ["h"])
         #expect(try inventory.hosts(matching: "a:b").hosts == ["h"])
+    }
+
+    @Test func largeInventoriesStayFast() throws {
+        var text = ""
+        for g in 0..<30 {
+            text += "[g\(g)]\nh\(g)-[0001:0100] n=\(g)\n[g\(g):vars]\ngroup_number = \(g)\n"
+        }
+        text += "[everything:children]\n" + (0..<30).map { "g\($0)" }.joined(separator: "\n") + "\n"
+        let fixture = try InventoryFixture(["hosts.ini": text])
+        let start = Date()
+        let inventory = try InventoryLoader.load(sources: ["hosts.ini"], baseDirectory: fixture.root)
+        let all = try inventory.hosts(matching: "all").hosts
+        let vars = inventory.variablesByHost()
+        #expect(all.count == 3000)
+        #expect(vars["h7-0042"]?["group_number"] == 7)
+        #expect(try inventory.hosts(matching: "everything:&g3:!h3-000*").hosts.count == 91)
+        #expect(Date().timeIntervalSince(start) < 60)
     }
 
     static let splits: [(String, [String])] = [
