@@ -314,7 +314,7 @@ public enum YAMLValue {
                     return YAMLDocument(root: .null(at: SourceLocation(file: file, line: 1, column: 1)), warnings: [], isEmpty: true)
                 }
                 // `parser` must outlive the conversion: Yams holds anchors weakly and the parser owns them.
-                let converter = YAMLConverter(file: file, limits: limits, renames: renames)
+                let converter = YAMLConverter(file: file, limits: limits, renames: renames, json: isJSON(original))
                 let node = try converter.convert(root, depth: 0, unsafe: false)
                 withExtendedLifetime(parser) {}
                 return YAMLDocument(root: node, warnings: converter.warnings, isEmpty: false)
@@ -338,6 +338,14 @@ public enum YAMLValue {
                 throw Diagnostic("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 0, column: 0))
             }
         }
+    }
+
+    /// Whether the text is one JSON document (what Ansible's loader tries first).
+    private static func isJSON(_ text: String) -> Bool {
+        guard let first = text.utf8.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+            first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        else { return false }
+        return (try? Value.parseJSON(text)) != nil
     }
 
     private static func diagnostic(for error: YamlError, file: String, limits: YAMLLimits, renames: [YAMLRename]) -> Diagnostic {
@@ -464,11 +472,15 @@ private final class YAMLConverter {
     let file: String
     let limits: YAMLLimits
     let renames: [YAMLRename]
+    /// The text is a JSON document: Ansible reads it with `json.loads` before trying YAML, so its plain
+    /// scalars are JSON numbers (`1e3` is 1000.0, not the string PyYAML would make of it).
+    let json: Bool
     var warnings: [Diagnostic] = []
     private var converted: [ObjectIdentifier: YAMLNode] = [:]
     private var distinctNodes = 0
 
-    init(file: String, limits: YAMLLimits, renames: [YAMLRename]) {
+    init(file: String, limits: YAMLLimits, renames: [YAMLRename], json: Bool) {
+        self.json = json
         self.file = file
         self.limits = limits
         self.renames = renames
@@ -552,6 +564,8 @@ private final class YAMLConverter {
             return v
         }
         switch tag {
+        case nil where json && plain:
+            value = YAMLConverter.jsonScalar(text)
         case nil:
             value = plain ? YAMLValue.resolvePlainScalar(text) : .string(text)
         case "!":
@@ -584,6 +598,19 @@ private final class YAMLConverter {
         return YAMLNode(
             kind: .scalar, value: value, location: here, tag: tag, style: style, text: text, items: [], entries: [],
             isUnsafe: unsafe, height: 0, weight: 1)
+    }
+
+    /// A plain scalar of a JSON document: `true`, `false`, `null` or a JSON number.
+    static func jsonScalar(_ text: String) -> Value {
+        switch text {
+        case "true": return .bool(true)
+        case "false": return .bool(false)
+        case "null": return .null
+        default:
+            if let i = Int(text) { return .int(i) }
+            if let d = Double(text) { return .double(d) }
+            return .string(text)
+        }
     }
 
     private func unknownTag(_ tag: String, at location: SourceLocation) -> Diagnostic {

@@ -115,6 +115,15 @@ import Testing
         #expect(root["a"]?.tag == "!unsafe")
     }
 
+    @Test func jsonDocumentsAreTypedAsJSON() throws {
+        // Ansible reads JSON with json.loads first: 1e3 is a number there, and "yes" was quoted anyway.
+        let root = try YAMLValue.parse("{\n\t\"a\": 1e3,\n\t\"b\": [true, null, -2, 0.5],\n\t\"c\": \"yes\"\n}\n", file: "v.json")
+        #expect(root.value == ["a": 1000.0, "b": [true, nil, -2, 0.5], "c": "yes"])
+        #expect(root["b"]?.location == SourceLocation(file: "v.json", line: 3, column: 7))
+        // Not JSON (a YAML flow mapping): PyYAML typing applies.
+        #expect(try YAMLValue.parse("{a: 1e3, b: yes}", file: "v.yml").value == ["a": "1e3", "b": true])
+    }
+
     @Test func emptyAndCommentOnlyDocumentsAreEmpty() throws {
         for text in ["", "# nothing\n", "---\n"] {
             let document = try YAMLValue.parseDocument(text, file: "e.yml")
@@ -227,6 +236,26 @@ import Testing
             (error as? Diagnostic)?.location?.line == 14
         }
         #expect(Date().timeIntervalSince(start) < 30)
+    }
+
+    @Test func realisticFilesWithAliasesAreNotMistakenForKeyBombs() throws {
+        let text = """
+            defaults: &defaults {become: true, tags: [base]}
+            names: &names [a, b]
+            tasks:
+              - <<: *defaults
+                name: "is it {{ x }}? yes: {{ y }}"
+                shell: |
+                  test -f /etc/x && echo "{a}: b" || echo '? what'
+                  [ -d /tmp ] && echo }: done
+                "{{ key }}": value
+                loop: *names
+              - {<<: *defaults, when: "{{ a }}: b" }   # comment with *star and ? mark
+            """
+        let document = try YAMLValue.parseDocument(text, file: "play.yml")
+        #expect(document.root["tasks"]?.items.first?["become"]?.value == true)
+        #expect(document.root["tasks"]?.items.first?["loop"]?.value == ["a", "b"])
+        #expect(document.root["tasks"]?.items.last?["tags"]?.value == ["base"])
     }
 
     @Test func aliasOfAScalarAsAKeyIsFine() throws {
