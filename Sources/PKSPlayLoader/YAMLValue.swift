@@ -228,10 +228,10 @@ public enum YAMLValue {
         }
         let binary = data.prefix(8192).contains(0)
         throw Diagnostic(
-            binary ? "this is a binary file, not YAML text" : "the file is not valid UTF-8 text",
+            binary ? "this is a binary file, not text" : "the file is not valid UTF-8 text",
             at: SourceLocation(file: path, line: line, column: column),
             hint: binary
-                ? "check that the path names the YAML file you meant"
+                ? "check that the path names the file you meant"
                 : "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
     }
 

@@ -377,11 +377,24 @@ import Testing
         } throws: { error in
             (error as? DiagnosticList)?.errorSummaries == ["2:1 this line is not valid UTF-8 text"]
         }
+        try fixture.write("binary", Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }))
+        #expect {
+            try InventoryLoader.load(sources: ["binary"], baseDirectory: fixture.root)
+        } throws: { error in
+            (error as? DiagnosticList)?.diagnostics.map(\.message) == ["this is a binary file, not text"]
+        }
+        try fixture.write("garbage.ini", Data(String(repeating: "w1 novalue\n", count: 500).utf8))
+        #expect {
+            try InventoryLoader.load(sources: ["garbage.ini"], baseDirectory: fixture.root)
+        } throws: { error in
+            let messages = (error as? DiagnosticList)?.diagnostics.map(\.message) ?? []
+            return messages.count == 101 && messages.last == "too many errors; stopped reading at line 101"
+        }
         try fixture.write("binary.yml", Data([0x00, 0x01, 0xFF, 0xFE, 0x00]))
         #expect {
             try InventoryLoader.load(sources: ["binary.yml"], baseDirectory: fixture.root)
         } throws: { error in
-            (error as? DiagnosticList)?.diagnostics.first?.message == "this is a binary file, not YAML text"
+            (error as? DiagnosticList)?.diagnostics.first?.message == "this is a binary file, not text"
         }
     }
 

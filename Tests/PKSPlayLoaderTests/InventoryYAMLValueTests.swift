@@ -286,7 +286,7 @@ import Testing
         #expect {
             try YAMLValue.loadFile(fixture.path("binary.yml"))
         } throws: { error in
-            (error as? Diagnostic)?.message == "this is a binary file, not YAML text"
+            (error as? Diagnostic)?.message == "this is a binary file, not text"
         }
         #expect {
             try YAMLValue.loadFile(fixture.path("latin1.yml"))
