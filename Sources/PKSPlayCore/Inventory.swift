@@ -406,7 +406,7 @@ public struct Inventory: Sendable {
             if !warnings.contains(where: { $0.message == message }) {
                 warnings.append(Diagnostic(
                     message, at: hosts[name]?.location,
-                    hint: "a pattern with this name selects the group's hosts, not the host; rename one of them",
+                    hint: "a pattern with this name selects only the host, not the group's hosts; rename one of them",
                     severity: .warning))
             }
         }

@@ -406,8 +406,11 @@ import Testing
     }
 
     @Test func hostAndGroupWithTheSameNameWarn() throws {
-        let fixture = try InventoryFixture(["hosts.ini": "[web]\nweb\n"])
+        let fixture = try InventoryFixture(["hosts.ini": "[web]\nweb\nw2\n"])
         let inventory = try InventoryLoader.load(sources: ["hosts.ini"], baseDirectory: fixture.root)
         #expect(inventory.warnings.map(\.message) == ["found both a group and a host named 'web'"])
+        // As in Ansible, the exact name is the host; a glob reaches the group.
+        #expect(try inventory.hosts(matching: "web").hosts == ["web"])
+        #expect(try inventory.hosts(matching: "we*").hosts == ["web", "w2"])
     }
 }
