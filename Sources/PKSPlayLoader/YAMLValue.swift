@@ -271,27 +271,48 @@ public enum YAMLValue {
 
     // MARK: - Composition
 
-    /// Runs `body` on a thread with a 64 MB stack and waits for it.
+    /// Runs `body` on a thread with a 64 MB stack and waits for it; runs it in place if no thread can
+    /// be made, rather than wait forever.
     private static func runWithLargeStack(
-        _ body: @escaping @Sendable () throws(Diagnostic) -> YAMLDocument
+        _ body: @escaping () throws(Diagnostic) -> YAMLDocument
     ) -> Result<YAMLDocument, Diagnostic> {
-        final class Box: @unchecked Sendable {
-            var outcome: Result<YAMLDocument, Diagnostic>?
-        }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        let job = LargeStackJob {
             do throws(Diagnostic) {
-                box.outcome = .success(try body())
+                return .success(try body())
             } catch {
-                box.outcome = .failure(error)
+                return .failure(error)
             }
-            done.signal()
         }
-        thread.stackSize = 64 << 20
-        thread.start()
-        done.wait()
-        return box.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, 64 << 20)
+        let retained = Unmanaged.passRetained(job)
+        #if canImport(Darwin)
+            var thread: pthread_t?
+        #else
+            var thread = pthread_t()
+        #endif
+        let created = pthread_create(&thread, &attributes, { raw in
+            #if canImport(Darwin)
+                let pointer: UnsafeMutableRawPointer? = raw
+            #else
+                let pointer = raw
+            #endif
+            if let pointer { Unmanaged<LargeStackJob>.fromOpaque(pointer).takeRetainedValue().run() }
+            return nil
+        }, retained.toOpaque())
+        guard created == 0 else {
+            retained.release()
+            job.run()
+            return job.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
+        }
+        #if canImport(Darwin)
+            if let thread { pthread_join(thread, nil) }
+        #else
+            pthread_join(thread, nil)
+        #endif
+        return job.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
     }
 
     /// No implicit typing in Yams: we type scalars ourselves, as PyYAML does. Yams still tags the keys
@@ -464,6 +485,20 @@ struct YAMLRename {
         let rest = key.unicodeScalars.dropFirst()
         guard let end = rest.firstIndex(of: YAMLValue.duplicateMarker) else { return key }
         return String(rest[rest.index(after: end)...])
+    }
+}
+
+/// The work handed to the large-stack thread; `pthread_join` orders its write before the caller's read.
+private final class LargeStackJob: @unchecked Sendable {
+    private let body: () -> Result<YAMLDocument, Diagnostic>
+    private(set) var outcome: Result<YAMLDocument, Diagnostic>?
+
+    init(_ body: @escaping () -> Result<YAMLDocument, Diagnostic>) {
+        self.body = body
+    }
+
+    func run() {
+        outcome = body()
     }
 }
 

@@ -203,6 +203,13 @@ import Testing
         }
     }
 
+    @Test func libyamlsDeepestNestingFitsTheParserStack() throws {
+        // libyaml stops at 1000 levels; Yams recurses once per level on the parser's own thread.
+        let text = String(repeating: "[", count: 999) + String(repeating: "]", count: 999)
+        let document = try YAMLValue.parseDocument(text, file: "deep.yml", limits: YAMLLimits(maxDepth: 2000))
+        #expect(document.root.kind == .sequence)
+    }
+
     @Test func aliasChainsCannotNestPastTheLimit() {
         var text = "a0: &a0 [[[x]]]\n"
         for i in 1...100 { text += "a\(i): &a\(i) [[*a\(i - 1)]]\n" }
