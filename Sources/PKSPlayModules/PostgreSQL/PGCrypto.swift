@@ -30,9 +30,13 @@ enum PGCrypto {
         init() {}
 
         mutating func update(_ bytes: some Sequence<UInt8>) {
-            for b in bytes {
-                buffer.append(b)
-                length &+= 1
+            let input = Array(bytes)
+            length &+= UInt64(input.count)
+            var offset = 0
+            while offset < input.count {
+                let take = min(64 - buffer.count, input.count - offset)
+                buffer.append(contentsOf: input[offset..<offset + take])
+                offset += take
                 if buffer.count == 64 {
                     compress(buffer)
                     buffer.removeAll(keepingCapacity: true)
@@ -43,36 +47,46 @@ enum PGCrypto {
         func finalize() -> [UInt8] {
             var copy = self
             let bitLength = length &* 8
-            copy.update([0x80])
-            while copy.buffer.count != 56 { copy.update([0]) }
-            copy.update((0..<8).reversed().map { UInt8(truncatingIfNeeded: bitLength >> (UInt64($0) * 8)) })
-            return copy.h.flatMap { word in (0..<4).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt32($0) * 8)) } }
+            var tail: [UInt8] = [0x80]
+            tail += [UInt8](repeating: 0, count: (buffer.count < 56 ? 55 : 119) - buffer.count)
+            tail += (0..<8).reversed().map { UInt8(truncatingIfNeeded: bitLength >> (UInt64($0) * 8)) }
+            copy.update(tail)
+            var out = [UInt8]()
+            out.reserveCapacity(32)
+            for word in copy.h {
+                out += [UInt8(truncatingIfNeeded: word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+            }
+            return out
         }
 
         private mutating func compress(_ block: [UInt8]) {
-            var w = [UInt32](repeating: 0, count: 64)
-            for i in 0..<16 {
-                w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
-            }
-            for i in 16..<64 {
-                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
+            @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
             var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-            for i in 0..<64 {
-                let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                let ch = (e & f) ^ (~e & g)
-                let t1 = hh &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-                let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                let maj = (a & b) ^ (a & c) ^ (b & c)
-                let t2 = s0 &+ maj
-                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                block.withUnsafeBufferPointer { m in
+                    for i in 0..<16 {
+                        w[i] = UInt32(m[i * 4]) << 24 | UInt32(m[i * 4 + 1]) << 16 | UInt32(m[i * 4 + 2]) << 8 | UInt32(m[i * 4 + 3])
+                    }
+                }
+                for i in 16..<64 {
+                    let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                    let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                    w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+                }
+                Self.k.withUnsafeBufferPointer { k in
+                    for i in 0..<64 {
+                        let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+                        let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        let t2 = s0 &+ maj
+                        hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                    }
+                }
             }
             h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-
-        private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
     }
 
     static func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] {

@@ -64,6 +64,34 @@ struct PSQL: Sendable {
         }
     }
 
+    /// The connection as an undo record keeps it: everything but the password, which is never
+    /// journaled.
+    var journalValue: Value {
+        var d: ValueDict = ["runtime": .string(runtime), "login_user": .string(user), "connect_timeout": .int(connectTimeout)]
+        if let container { d["container"] = .string(container) }
+        if let containerUser { d["container_user"] = .string(containerUser) }
+        if let database { d["db"] = .string(database) }
+        if let host { d["login_host"] = .string(host) }
+        if let port { d["login_port"] = .int(port) }
+        return .dict(d)
+    }
+
+    /// The connection an undo uses: the one recorded with the change; the password, which the
+    /// journal never holds, comes from the context's arguments when the engine gives them.
+    init(journal: Value?, context: ModuleContext) throws {
+        let d = journal?.dictValue ?? [:]
+        runtime = d["runtime"]?.stringValue ?? context.string("runtime") ?? "docker"
+        container = d["container"]?.stringValue
+        containerUser = d["container_user"]?.stringValue
+        database = d["db"]?.stringValue
+        user = d["login_user"]?.stringValue ?? "postgres"
+        host = d["login_host"]?.stringValue
+        port = d["login_port"]?.intValue
+        connectTimeout = d["connect_timeout"]?.intValue ?? 10
+        password = context.string("login_password").flatMap { $0.isEmpty ? nil : $0 }
+        try validate()
+    }
+
     /// Where psql runs, for messages: `in container pks-db` or `on the host`.
     var place: String { container.map { "in container '\($0)'" } ?? "on the host" }
 
