@@ -89,7 +89,6 @@ struct PostgresQueryTests {
     @Test("check mode runs reads and never runs a write")
     func checkMode() async throws {
         try await pg.sql("CREATE TABLE q_check (id int); INSERT INTO q_check VALUES (1);")
-        defer { Task { try? await pg.sql("DROP TABLE IF EXISTS q_check") } }
 
         let read = try await query("SELECT count(*) AS n FROM q_check", check: true)
         #expect(!read.failed && !read.changed)
@@ -104,12 +103,12 @@ struct PostgresQueryTests {
         #expect(try await pg.sql("SELECT count(*) FROM q_check") == "1")
         #expect(try await pg.sql("SELECT count(*) FROM pg_replication_slots") == "0")
         #expect(try await pg.sql("SELECT to_regclass('q_check_copy') IS NULL") == "t")
+        try await pg.sql("DROP TABLE q_check")
     }
 
     @Test("autocommit false makes the query all or nothing; true commits statement by statement")
     func autocommit() async throws {
         try await pg.sql("CREATE TABLE q_tx (id int PRIMARY KEY)")
-        defer { Task { try? await pg.sql("DROP TABLE IF EXISTS q_tx") } }
         let atomic = try await query("INSERT INTO q_tx VALUES (1); INSERT INTO q_tx VALUES (1)", ["autocommit": false])
         #expect(atomic.failed)
         #expect(atomic.msg?.contains("duplicate key") == true, "\(atomic.msg ?? "")")
@@ -117,6 +116,7 @@ struct PostgresQueryTests {
         let stepwise = try await query("INSERT INTO q_tx VALUES (1); INSERT INTO q_tx VALUES (1)")
         #expect(stepwise.failed)
         #expect(try await pg.sql("SELECT count(*) FROM q_tx") == "1")
+        try await pg.sql("DROP TABLE q_tx")
     }
 
     @Test("SQL errors and unusable queries fail with a message, never a crash")
