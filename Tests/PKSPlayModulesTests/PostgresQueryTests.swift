@@ -137,6 +137,7 @@ struct PostgresQueryTests {
             ("SELECT :'QUIET'", ["named_args": .dict(["QUIET": "off"])], "all capitals"),
             ("SELECT 1", ["named_args": .dict(["bad-name": "1"])], "not a usable parameter name"),
             ("-- only a comment", [:], "no SQL statement"),
+            ("COPY pg_class TO STDOUT", [:], "COPY ... FROM STDIN / TO STDOUT"),
             ("SELECT %s", ["positional_args": .list(["nul\u{0}byte"])], "NUL"),
         ]
         for (sql, extra, expected) in cases {

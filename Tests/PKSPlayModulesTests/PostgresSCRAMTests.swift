@@ -7,13 +7,6 @@ import Testing
 /// SCRAM-SHA-256 example, whose StoredKey/ServerKey were computed once with Python's hashlib).
 @Suite("PostgreSQL password verifiers")
 struct PostgresSCRAMTests {
-    static func bytes(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var it = hex.makeIterator()
-        while let a = it.next(), let b = it.next() { out.append(UInt8(String([a, b]), radix: 16)!) }
-        return out
-    }
-
     @Test("SHA-256", arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),

@@ -88,11 +88,17 @@ struct PostgresSetTests {
     @Test("booleans and times compare by meaning", arguments: [
         ("wal_sender_timeout", "1min"), ("wal_sender_timeout", "60000ms"), ("wal_sender_timeout", "60s"),
         ("hot_standby", "true"), ("hot_standby", "yes"), ("hot_standby", "ON"), ("hot_standby", "1"),
-        ("wal_level", "REPLICA"),
+        ("wal_level", "REPLICA"), ("archive_mode", "false"), ("archive_mode", "OFF"),
     ])
     func equivalentValues(name: String, value: String) async throws {
         let r = try await set(["name": .string(name), "value": .string(value)])
         #expect(!r.result.changed && !r.result.failed, "\(name)=\(value): \(r.result.msg ?? "")")
+    }
+
+    @Test("a YAML boolean is on/off, also for enums that take booleans")
+    func yamlBooleans() async throws {
+        #expect(try await !set(["name": "archive_mode", "value": false]).result.changed)
+        #expect(try await !set(["name": "hot_standby", "value": true]).result.changed)
     }
 
     @Test("bad names and values fail with a message", arguments: [

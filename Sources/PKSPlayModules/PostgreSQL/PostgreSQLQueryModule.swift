@@ -45,7 +45,7 @@ public enum PostgreSQLQueryModule: Module {
             "changed: false for statements that only read (as check mode judges them, below) and for INSERT/UPDATE/DELETE/MERGE that touched no row; true for anything else, DDL included, as in Ansible. Use changed_when to refine.",
             "Check mode runs the query only when every statement reads (and then inside a READ ONLY transaction that is rolled back); a SELECT calling a function with side effects (pg_create_*, pg_drop_*, pg_reload_conf, nextval ...) counts as a write. Anything else is reported as a change ('would run in normal mode') and not run.",
             "autocommit defaults to true (unlike Ansible's module): statements such as ALTER SYSTEM, CREATE DATABASE and VACUUM cannot run inside a transaction.",
-            "The query is SQL only: a backslash outside quotes (a psql meta-command) is refused.",
+            "The query is SQL only: a backslash outside quotes (a psql meta-command) is refused, and so is COPY FROM STDIN / TO STDOUT.",
             "No automatic undo: SQL has no general inverse. Give the task an `undo:` when the query changes something that rollback must reverse.",
         ]
     )
@@ -64,6 +64,10 @@ public enum PostgreSQLQueryModule: Module {
                 return .failure(error.description)
             }
             guard !statements.isEmpty else { return .failure("query holds no SQL statement (only comments or blanks)") }
+            // psql would read COPY data from this module's own script, or print it among the rows.
+            if let copy = statements.first(where: { $0.firstWord == "COPY" && ($0.words.contains("STDIN") || $0.words.contains("STDOUT")) }) {
+                return .failure("COPY ... FROM STDIN / TO STDOUT cannot run through postgresql_query (\(copy.text.prefix(60))); copy to or from a file on the server, or use container_exec with psql \\copy")
+            }
 
             var values: ValueDict = ["query": .string(query), "query_list": .list(statements.map { .string($0.text) })]
             let readsOnly = statements.allSatisfy(\.isReadOnly)

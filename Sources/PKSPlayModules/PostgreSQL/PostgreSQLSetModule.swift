@@ -72,7 +72,8 @@ public enum PostgreSQLSetModule: Module {
             guard reset || context.args["value"].map({ !$0.isNull }) == true else {
                 return .failure("give a value, or reset: true")
             }
-            let value = context.string("value") ?? ""
+            // A YAML boolean (`value: on`) arrives as a bool: PostgreSQL spells it on/off.
+            let value = context.args["value"]?.boolValue.map { $0 ? "on" : "off" } ?? context.string("value") ?? ""
             guard let current = try await readSetting(name, psql, context.connection) else {
                 return .failure("PostgreSQL has no setting named '\(name)'")
             }

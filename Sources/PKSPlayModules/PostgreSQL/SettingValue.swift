@@ -24,7 +24,12 @@ enum SettingValue: Equatable {
             guard let n = Self.parseNumber(t, unit: unit, integer: vartype == "integer") else { return nil }
             self = .number(n)
         case "enum":
-            self = .text(t.lowercased())
+            // Enums that take on/off also take every boolean spelling (archive_mode: true means on).
+            switch Self.parseBool(t) {
+            case true?: self = .text("on")
+            case false?: self = .text("off")
+            case nil: self = .text(t.lowercased())
+            }
         default:
             self = .text(text)
         }
