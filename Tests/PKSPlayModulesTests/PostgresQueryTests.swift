@@ -86,6 +86,20 @@ struct PostgresQueryTests {
         #expect(ddl.changed && ddl.values["statusmessage"] == .string("DROP TABLE"))
     }
 
+    @Test("statements split exactly as psql splits them, BEGIN ATOMIC bodies and CASE included")
+    func splitLikePsql() async throws {
+        let r = try await query("""
+            CREATE FUNCTION q_atomic(x int) RETURNS text LANGUAGE sql
+            BEGIN ATOMIC
+              SELECT CASE WHEN x > 0 THEN 'pos;itive' ELSE 'other' END;
+            END;;
+            SELECT q_atomic(1) AS a, q_atomic(-1) AS b; DROP FUNCTION q_atomic(int)
+            """)
+        #expect(!r.failed, "\(r.msg ?? "")")
+        #expect(r.values["query_list"]?.listValue?.count == 3)
+        #expect(r.values["query_all_results"]?.listValue?[1] == .list([.dict(["a": "pos;itive", "b": "other"])]))
+    }
+
     @Test("check mode runs reads and never runs a write")
     func checkMode() async throws {
         try await pg.sql("CREATE TABLE q_check (id int); INSERT INTO q_check VALUES (1);")

@@ -65,14 +65,6 @@ struct ContainerState: Equatable, Sendable {
         health = h.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    init(running: Bool, status: String, health: String? = nil) {
-        self.running = running
-        self.paused = false
-        self.status = status
-        self.health = health
-        self.exitCode = 0
-    }
-
     var summary: String { status + (health.map { " (\($0))" } ?? "") }
 }
 

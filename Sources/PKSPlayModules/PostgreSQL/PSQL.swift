@@ -34,8 +34,6 @@ struct PSQL: Sendable {
         Argument("connect_timeout", .int, default: 10, help: "seconds to wait for the connection (PGCONNECT_TIMEOUT)"),
     ]
 
-    init() {}
-
     init(_ context: ModuleContext) throws {
         runtime = context.string("runtime") ?? "docker"
         container = context.string("container").flatMap { $0.isEmpty ? nil : $0 }

@@ -208,12 +208,6 @@ struct PSQLResult: Equatable, Sendable {
     var dictionaries: [PSQLRow] {
         rows.map { row in PSQLRow(zip(columns, row).map { ($0, $1) }) }
     }
-
-    /// The value of `column` in the first row; `nil` when there is no row, no such column, or NULL.
-    func first(_ column: String) -> String? {
-        guard let index = columns.firstIndex(of: column), let row = rows.first else { return nil }
-        return row[index]
-    }
 }
 
 /// A row as ordered (column, value) pairs.

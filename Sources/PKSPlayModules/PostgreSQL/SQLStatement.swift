@@ -150,7 +150,7 @@ extension SQLStatement {
                 continue
             }
             if c.properties.isWhitespace { i += 1; continue }
-            hasContent = true
+            if c != ";" { hasContent = true }
             switch c {
             case "'":
                 i = try skipQuoted(from: i, quote: "'", backslashEscapes: false)
