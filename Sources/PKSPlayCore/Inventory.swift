@@ -173,16 +173,32 @@ public struct Inventory: Sendable {
     }
 
     /// Every group the host belongs to, directly or through a parent group, `all` included.
-    private func allGroups(of host: String, parents: [String: [String]]) -> Set<String> {
+    private func allGroups(of host: String, parents: [String: [String]], direct: [String: [String]]? = nil) -> Set<String> {
         var result = Set<String>()
         var queue: [String] = []
-        for name in orderedGroupNames where groups[name]?.hosts.contains(host) ?? false {
-            if result.insert(name).inserted { queue.append(name) }
-        }
+        let directGroups = direct.map { $0[host] ?? [] } ?? orderedGroupNames.filter { groups[$0]?.hosts.contains(host) ?? false }
+        for name in directGroups where result.insert(name).inserted { queue.append(name) }
         while let group = queue.popLast() {
             for parent in parents[group] ?? [] where result.insert(parent).inserted { queue.append(parent) }
         }
         return result
+    }
+
+    /// Group relations computed once and shared by every host's variables.
+    private struct Relations {
+        var parents: [String: [String]]
+        var depth: [String: Int]
+        /// Host → groups that list it directly.
+        var direct: [String: [String]]
+    }
+
+    private func relations() -> Relations {
+        let parents = parentsMap()
+        var direct: [String: [String]] = [:]
+        for name in orderedGroupNames {
+            for host in groups[name]?.hosts ?? [] { direct[host, default: []].append(name) }
+        }
+        return Relations(parents: parents, depth: depths(parents: parents), direct: direct)
     }
 
     /// Depth of each group as Ansible counts it: the longest chain of parents up to a root (`all` is 0).
@@ -275,12 +291,24 @@ public struct Inventory: Sendable {
     /// the host's own inventory vars; then `host_vars/` (inventory-adjacent, then playbook-adjacent).
     /// Merges are shallow, as Ansible's default `hash_behaviour=replace`. Magic variables
     /// (`inventory_hostname`, `group_names`, `groups`...) are not included: the engine adds them.
-    /// The implicit localhost gets `all`'s variables and `ansible_connection: local`.
+    /// The implicit localhost gets `all`'s group variables and `ansible_connection: local`.
     public func variables(for host: String) -> ValueDict {
+        variables(for: host, relations: relations())
+    }
+
+    /// ``variables(for:)`` of every host (implicit localhost excluded), computing the group relations
+    /// once: use it rather than a loop over ``variables(for:)`` on large inventories.
+    public func variablesByHost() -> [String: ValueDict] {
+        let shared = relations()
+        var out: [String: ValueDict] = [:]
+        for host in hosts.keys { out[host] = variables(for: host, relations: shared) }
+        return out
+    }
+
+    private func variables(for host: String, relations: Relations) -> ValueDict {
         let implicit = isImplicitLocalhost(host)
-        let parents = parentsMap()
-        let memberOf = implicit ? [] : allGroups(of: host, parents: parents)
-        let hostGroups = sortedForMerge(memberOf.filter { $0 != "all" }, depth: depths(parents: parents))
+        let memberOf = implicit ? [] : allGroups(of: host, parents: relations.parents, direct: relations.direct)
+        let hostGroups = sortedForMerge(memberOf.filter { $0 != "all" }, depth: relations.depth)
         let inventoryLayers = varsLayers.filter { $0.stage == .inventory }
         let playbookLayers = varsLayers.filter { $0.stage == .playbook }
 
@@ -293,8 +321,8 @@ public struct Inventory: Sendable {
             }
         }
         if implicit {
-            // Ansible folds `all`'s vars under the implicit host's own, so they merge twice: same result.
-            vars.merge(groups["all"]?.vars ?? [:])
+            // Ansible makes the implicit host after reconciling, so `all`'s vars are not folded into
+            // its own a second time: only the local connection.
             vars["ansible_connection"] = "local"
         } else {
             vars.merge(hosts[host]?.vars ?? [:])
@@ -356,13 +384,13 @@ public struct Inventory: Sendable {
     public mutating func reconcile() {
         addGroup("all")
         addGroup("ungrouped")
-        var parents = parentsMap()
+        let parents = parentsMap()
         for name in orderedGroupNames where name != "all" && (parents[name] ?? []).isEmpty {
             groups["all"]?.children.append(name)
         }
-        parents = parentsMap()
+        let shared = relations()
         for host in orderedHostNames {
-            let memberOf = allGroups(of: host, parents: parents)
+            let memberOf = allGroups(of: host, parents: shared.parents, direct: shared.direct)
             let inUngrouped = groups["ungrouped"]?.hosts.contains(host) ?? false
             if inUngrouped {
                 if !memberOf.subtracting(["all", "ungrouped"]).isEmpty {
@@ -378,7 +406,7 @@ public struct Inventory: Sendable {
             if !warnings.contains(where: { $0.message == message }) {
                 warnings.append(Diagnostic(
                     message, at: hosts[name]?.location,
-                    hint: "a pattern with this name selects the group's hosts, not the host; rename one of them",
+                    hint: "a pattern with this name selects only the host, not the group's hosts; rename one of them",
                     severity: .warning))
             }
         }

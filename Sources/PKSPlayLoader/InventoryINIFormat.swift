@@ -17,6 +17,9 @@ import PKSPlayCore
 /// Python literals (`5` → int, `True` → bool, `'a b'` → "a b") and otherwise kept as text. A group named
 /// only in `[x:vars]`, or listed in `[y:children]`, must be declared by a `[x]` or `[x:children]` section.
 enum InventoryINIFormat {
+    /// Past this many problems in one file, the rest would only bury the first ones.
+    static let maxErrors = 100
+
     /// Parses INI lines into `builder`, collecting a diagnostic per bad line and going on.
     /// `lines` is nil for a line that was not valid UTF-8.
     static func parse(lines: [String?], file: String, into builder: inout InventoryBuilder) {
@@ -41,8 +44,15 @@ enum InventoryINIFormat {
             }
         }
 
+        let errorsBefore = builder.diagnostics.count
         for (index, maybeLine) in lines.enumerated() {
             let lineNumber = index + 1
+            if builder.diagnostics.count - errorsBefore >= maxErrors {
+                builder.error(
+                    "too many errors; stopped reading at line \(lineNumber)", at: location(lineNumber),
+                    hint: "check that this file is an INI inventory")
+                return
+            }
             guard let raw = maybeLine else {
                 builder.error(
                     "this line is not valid UTF-8 text", at: location(lineNumber),

@@ -4,7 +4,7 @@ import PKSPlayCore
 /// Loads Ansible inventories (`-i` sources) into an ``Inventory``, so existing ones work unchanged.
 public enum InventoryLoader {
     /// Extensions Ansible skips when it reads every file of an inventory directory.
-    private static let ignoredSuffixes = [
+    static let ignoredSuffixes = [
         ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
     ]
     private static let yamlExtensions = [".yml", ".yaml", ".json"]
@@ -177,6 +177,11 @@ public enum InventoryLoader {
         defer { builder.currentSource = nil }
 
         let text = String(data: data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data, encoding: .utf8)
+        if text == nil && data.prefix(8192).contains(0) {
+            // One clear error rather than one per line of a binary file.
+            builder.diagnostics.append(decodeFailure(data, path: path))
+            return
+        }
         let yamlByName = yamlExtensions.contains(ext)
         if yamlByName || ext.isEmpty, let text {
             var attempt = builder

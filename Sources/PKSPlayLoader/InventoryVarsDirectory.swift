@@ -38,8 +38,8 @@ enum InventoryVarsDirectory {
                     entity = String(name.dropLast(extensions[index].count))
                     rank = index + 1
                 }
-                // An unknown name with another extension is most likely a README or a backup.
-                if rank == 0 && !known.contains(entity) && name.contains(".") { continue }
+                // Notes and backups beside the variables (README.md, web.yml.orig) are not for any name we know.
+                if !known.contains(entity) && InventoryLoader.ignoredSuffixes.contains(where: { name.hasSuffix($0) }) { continue }
                 if let current = chosen[entity], current.rank <= rank { continue }
                 chosen[entity] = (rank, name)
             }

@@ -40,6 +40,12 @@ enum InventoryYAMLFormat {
             return
         }
         for entry in root.entries {
+            if sections.contains(entry.name) {
+                builder.error(
+                    "'\(entry.name)' at the top level of a YAML inventory would be a group named '\(entry.name)'",
+                    at: entry.key.location, hint: "put it under a group, e.g.\nall:\n  \(entry.name):\n    ...")
+                continue
+            }
             parseGroup(entry, into: &builder)
         }
     }

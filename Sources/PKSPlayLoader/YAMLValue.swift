@@ -17,7 +17,7 @@ public final class YAMLNode: Sendable {
     public let kind: Kind
     /// The node as a value (the same value ``YAMLValue/toValue(_:)`` returns).
     public let value: Value
-    /// Line and column where the node starts (for a mapping or sequence, its first entry).
+    /// Line and column where the node starts (a block mapping or list starts at its first entry).
     public let location: SourceLocation
     /// The explicit tag as libyaml reports it (`!unsafe`, `tag:yaml.org,2002:str`), nil when none was written.
     public let tag: String?
@@ -228,10 +228,10 @@ public enum YAMLValue {
         }
         let binary = data.prefix(8192).contains(0)
         throw Diagnostic(
-            binary ? "this is a binary file, not YAML text" : "the file is not valid UTF-8 text",
+            binary ? "this is a binary file, not text" : "the file is not valid UTF-8 text",
             at: SourceLocation(file: path, line: line, column: column),
             hint: binary
-                ? "check that the path names the YAML file you meant"
+                ? "check that the path names the file you meant"
                 : "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
     }
 
@@ -271,27 +271,48 @@ public enum YAMLValue {
 
     // MARK: - Composition
 
-    /// Runs `body` on a thread with a 64 MB stack and waits for it.
+    /// Runs `body` on a thread with a 64 MB stack and waits for it; runs it in place if no thread can
+    /// be made, rather than wait forever.
     private static func runWithLargeStack(
-        _ body: @escaping @Sendable () throws(Diagnostic) -> YAMLDocument
+        _ body: @escaping () throws(Diagnostic) -> YAMLDocument
     ) -> Result<YAMLDocument, Diagnostic> {
-        final class Box: @unchecked Sendable {
-            var outcome: Result<YAMLDocument, Diagnostic>?
-        }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        let job = LargeStackJob {
             do throws(Diagnostic) {
-                box.outcome = .success(try body())
+                return .success(try body())
             } catch {
-                box.outcome = .failure(error)
+                return .failure(error)
             }
-            done.signal()
         }
-        thread.stackSize = 64 << 20
-        thread.start()
-        done.wait()
-        return box.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, 64 << 20)
+        let retained = Unmanaged.passRetained(job)
+        #if canImport(Darwin)
+            var thread: pthread_t?
+        #else
+            var thread = pthread_t()
+        #endif
+        let created = pthread_create(&thread, &attributes, { raw in
+            #if canImport(Darwin)
+                let pointer: UnsafeMutableRawPointer? = raw
+            #else
+                let pointer = raw
+            #endif
+            if let pointer { Unmanaged<LargeStackJob>.fromOpaque(pointer).takeRetainedValue().run() }
+            return nil
+        }, retained.toOpaque())
+        guard created == 0 else {
+            retained.release()
+            job.run()
+            return job.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
+        }
+        #if canImport(Darwin)
+            if let thread { pthread_join(thread, nil) }
+        #else
+            pthread_join(thread, nil)
+        #endif
+        return job.outcome ?? .failure(Diagnostic("the YAML parser stopped unexpectedly", at: nil))
     }
 
     /// No implicit typing in Yams: we type scalars ourselves, as PyYAML does. Yams still tags the keys
@@ -314,7 +335,7 @@ public enum YAMLValue {
                     return YAMLDocument(root: .null(at: SourceLocation(file: file, line: 1, column: 1)), warnings: [], isEmpty: true)
                 }
                 // `parser` must outlive the conversion: Yams holds anchors weakly and the parser owns them.
-                let converter = YAMLConverter(file: file, limits: limits, renames: renames)
+                let converter = YAMLConverter(file: file, limits: limits, renames: renames, json: isJSON(original))
                 let node = try converter.convert(root, depth: 0, unsafe: false)
                 withExtendedLifetime(parser) {}
                 return YAMLDocument(root: node, warnings: converter.warnings, isEmpty: false)
@@ -338,6 +359,14 @@ public enum YAMLValue {
                 throw Diagnostic("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 0, column: 0))
             }
         }
+    }
+
+    /// Whether the text is one JSON document (what Ansible's loader tries first).
+    private static func isJSON(_ text: String) -> Bool {
+        guard let first = text.utf8.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+            first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        else { return false }
+        return (try? Value.parseJSON(text)) != nil
     }
 
     private static func diagnostic(for error: YamlError, file: String, limits: YAMLLimits, renames: [YAMLRename]) -> Diagnostic {
@@ -459,16 +488,34 @@ struct YAMLRename {
     }
 }
 
+/// The work handed to the large-stack thread; `pthread_join` orders its write before the caller's read.
+private final class LargeStackJob: @unchecked Sendable {
+    private let body: () -> Result<YAMLDocument, Diagnostic>
+    private(set) var outcome: Result<YAMLDocument, Diagnostic>?
+
+    init(_ body: @escaping () -> Result<YAMLDocument, Diagnostic>) {
+        self.body = body
+    }
+
+    func run() {
+        outcome = body()
+    }
+}
+
 /// Turns Yams' tree into ``YAMLNode``s with PyYAML's typing, checking depth, tags, keys and alias growth.
 private final class YAMLConverter {
     let file: String
     let limits: YAMLLimits
     let renames: [YAMLRename]
+    /// The text is a JSON document: Ansible reads it with `json.loads` before trying YAML, so its plain
+    /// scalars are JSON numbers (`1e3` is 1000.0, not the string PyYAML would make of it).
+    let json: Bool
     var warnings: [Diagnostic] = []
     private var converted: [ObjectIdentifier: YAMLNode] = [:]
     private var distinctNodes = 0
 
-    init(file: String, limits: YAMLLimits, renames: [YAMLRename]) {
+    init(file: String, limits: YAMLLimits, renames: [YAMLRename], json: Bool) {
+        self.json = json
         self.file = file
         self.limits = limits
         self.renames = renames
@@ -552,6 +599,8 @@ private final class YAMLConverter {
             return v
         }
         switch tag {
+        case nil where json && plain:
+            value = YAMLConverter.jsonScalar(text)
         case nil:
             value = plain ? YAMLValue.resolvePlainScalar(text) : .string(text)
         case "!":
@@ -586,6 +635,19 @@ private final class YAMLConverter {
             isUnsafe: unsafe, height: 0, weight: 1)
     }
 
+    /// A plain scalar of a JSON document: `true`, `false`, `null` or a JSON number.
+    static func jsonScalar(_ text: String) -> Value {
+        switch text {
+        case "true": return .bool(true)
+        case "false": return .bool(false)
+        case "null": return .null
+        default:
+            if let i = Int(text) { return .int(i) }
+            if let d = Double(text) { return .double(d) }
+            return .string(text)
+        }
+    }
+
     private func unknownTag(_ tag: String, at location: SourceLocation) -> Diagnostic {
         Diagnostic(
             "unknown YAML tag '\(tag)'", at: location,
@@ -602,7 +664,9 @@ private final class YAMLConverter {
             break
         case "!unsafe": unsafe = true
         case "!vault", "!vault-encrypted":
-            throw Diagnostic("vaulted values are not supported (and a vaulted value is a string, not a list)", at: here)
+            throw Diagnostic(
+                "vaulted values are not supported (and a vaulted value is a string, not a list)", at: here,
+                hint: "decrypt the value and keep the secret out of the repository, e.g. pass it with -e @secrets.yml")
         case let other?: throw unknownTag(other, at: here)
         }
         var items: [YAMLNode] = []
@@ -642,7 +706,9 @@ private final class YAMLConverter {
         case YAMLConverter.yamlTagPrefix + "set": isSet = true
         case "!unsafe": unsafe = true
         case "!vault", "!vault-encrypted":
-            throw Diagnostic("vaulted values are not supported (and a vaulted value is a string, not a mapping)", at: here)
+            throw Diagnostic(
+                "vaulted values are not supported (and a vaulted value is a string, not a mapping)", at: here,
+                hint: "decrypt the value and keep the secret out of the repository, e.g. pass it with -e @secrets.yml")
         case let other?: throw unknownTag(other, at: here)
         }
         var merged: [YAMLMappingEntry] = []

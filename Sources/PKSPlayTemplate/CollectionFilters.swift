@@ -223,13 +223,16 @@ extension Filters {
             return .list(d.map { .dict([k: .string($0.key), n: $0.value]) })
         },
         "items2dict": plain(["key_name", "value_name"]) { v, p, a in
-            let k = p[0].map(Py.str) ?? "key", n = p[1].map(Py.str) ?? "value"
             guard case .list(let items) = v else { throw a.failure("items2dict requires a list, got \(Py.typeName(v)) instead") }
             var d = ValueDict()
             for item in items {
-                guard case .dict(let entry) = item else { throw a.failure("items2dict requires a list of dictionaries, got \(v.pythonRepr) instead") }
-                guard let key = entry[k], let value = entry[n] else {
-                    throw a.failure("each item must have the keys '\(k)' and '\(n)'; \(item.pythonRepr) does not")
+                switch item {
+                case .dict, .list: break
+                default: throw a.failure("items2dict requires a list of dictionaries, got \(v.pythonRepr) instead")
+                }
+                guard case .value(let key) = try Renderer.item(of: item, p[0] ?? "key"),
+                      case .value(let value) = try Renderer.item(of: item, p[1] ?? "value") else {
+                    throw a.failure("each item must have the keys \((p[0] ?? "key").pythonRepr) and \((p[1] ?? "value").pythonRepr); \(item.pythonRepr) does not")
                 }
                 d[Py.str(key)] = value
             }
@@ -261,7 +264,7 @@ extension Filters {
             var terms = [try input.get()]
             terms += try args.positional.map { try $0.get() }
             var dicts: [ValueDict] = []
-            for term in try flatten(terms, levels: 1, skipNulls: false) {
+            for term in try flatten(terms, levels: 1, skipNulls: true) {
                 guard case .dict(let d) = term else { throw args.failure("expected dictionaries, got \(Py.typeName(term))") }
                 dicts.append(d)
             }

@@ -109,6 +109,40 @@ enum Filters {
         },
     ]
 
+    /// Ansible's `comment`: wraps text in comment markers of a style (`ansible_managed | comment`).
+    private static let comment: Filter = { input, args, _ in
+        let text = Py.str(try input.get())
+        let p = try args.values(["style", "decoration", "beginning", "prefix", "prefix_count", "postfix", "postfix_count", "end", "newline"])
+        let styles: [String: (beginning: String, decoration: String, end: String)] = [
+            "plain": ("", "# ", ""), "erlang": ("", "% ", ""), "c": ("", "// ", ""),
+            "cblock": ("/*", " * ", " */"), "xml": ("<!--", " - ", "-->"),
+        ]
+        let styleName = try args.string(p[0], "style") ?? "plain"
+        guard let style = styles[styleName] else {
+            throw args.failure("invalid style '\(styleName)'; available styles: \(styles.keys.sorted().joined(separator: ", "))")
+        }
+        let prepostfix = p[1].map(Py.str) ?? style.decoration
+        let trimmed = StringOps.strip(prepostfix, chars: nil, leading: false, trailing: true)
+        let newline = p[8].map(Py.str) ?? "\n"
+        let beginning = p[2].map(Py.str) ?? style.beginning
+        let decoration = p[1].map(Py.str) ?? style.decoration
+        let prefix = p[3].map(Py.str) ?? trimmed
+        let postfix = p[5].map(Py.str) ?? trimmed
+        let end = p[7].map(Py.str) ?? style.end
+        let prefixCount = max(0, min(try args.int(p[4], "prefix_count") ?? 1, 1000))
+        let postfixCount = max(0, min(try args.int(p[6], "postfix_count") ?? 1, 1000))
+        var out = beginning.isEmpty ? "" : beginning + newline
+        if !prefix.isEmpty {
+            out += String(repeating: prefix == newline ? newline : prefix + newline, count: prefixCount)
+        }
+        let decoratedLines = decoration + text.replacingOccurrences(of: newline, with: newline + decoration)
+        let decorationTrimmed = StringOps.strip(decoration, chars: nil, leading: false, trailing: true)
+        out += decoratedLines.replacingOccurrences(of: decoration + newline, with: decorationTrimmed + newline)
+        out += String(repeating: newline + postfix, count: postfixCount)
+        if !end.isEmpty { out += newline + end }
+        return .value(.string(out))
+    }
+
     private static let defaultFilter: Filter = { input, args, _ in
         let p = try args.bind(["default_value", "boolean"])
         let fallback = p[0] ?? .value(.string(""))
@@ -238,6 +272,7 @@ enum Filters {
             }
             return .string(digest)
         },
+        "comment": comment,
         "checksum": text { s, _, _ in .string(Digest.hex("sha1", Array(s.utf8)) ?? "") },
         "sha1": text { s, _, _ in .string(Digest.hex("sha1", Array(s.utf8)) ?? "") },
         "md5": text { s, _, _ in .string(Digest.hex("md5", Array(s.utf8)) ?? "") },

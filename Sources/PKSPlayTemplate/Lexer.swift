@@ -60,6 +60,8 @@ struct Lexer {
     private var i = 0
     private var stripNextLeading = false
     private var trimNextNewline = false
+    /// The closer of the tag being lexed, for hints.
+    private var closerOfCurrentTag: String?
 
     init(_ source: SourceText, options: LexerOptions) {
         self.source = source
@@ -179,7 +181,8 @@ struct Lexer {
             }
             p += 1
         }
-        throw syntax("the comment starting here is never closed", start, hint: "end it with '#}'")
+        throw syntax("the comment starting here is never closed", start,
+                     hint: "end it with '#}'; for literal text such as a shell ${#var}, wrap it in {% raw %}...{% endraw %}")
     }
 
     /// Handles `{% raw %}...{% endraw %}`; returns false when the block tag is something else.
@@ -236,6 +239,7 @@ struct Lexer {
     /// Returns the whitespace-control modifier of the closer.
     private mutating func lexTagBody(closer: String?, tagStart: Int) throws -> Unicode.Scalar? {
         let isVariable = closer == "}}"
+        closerOfCurrentTag = closer
         var brackets: [(Unicode.Scalar, Int)] = []
         while true {
             while let u = at(i), Lexer.isSpace(u) { i += 1 }
@@ -440,14 +444,23 @@ struct Lexer {
             }
         }
         guard Lexer.oneCharOperators.contains(c) else {
-            throw syntax("unexpected character '\(Character(c))'", start)
+            throw syntax("unexpected character '\(Character(c))'", start,
+                         hint: "put text in quotes; operators are + - * / // % ** ~ == != < > <= >= and, or, not, in, is")
         }
         switch c {
         case "(", "[", "{": brackets.append((c, start))
         case ")", "]", "}":
             let expected: Unicode.Scalar = c == ")" ? "(" : (c == "]" ? "[" : "{")
             guard let open = brackets.last, open.0 == expected else {
-                throw syntax("unexpected '\(Character(c))'", start, hint: brackets.last.map { "'\(Character($0.0))' is still open" })
+                let hint: String
+                if let open = brackets.last {
+                    hint = "'\(Character(open.0))' is still open"
+                } else if c == "}", closerOfCurrentTag == "}}" {
+                    hint = "close '{{' with '}}'"
+                } else {
+                    hint = "there is no matching '\(Character(expected))'"
+                }
+                throw syntax("unexpected '\(Character(c))'", start, hint: hint)
             }
             brackets.removeLast()
         default: break

@@ -12,6 +12,9 @@ struct Parser {
     private var p = 0
     private var depth = 0
     private var blockDepth = 0
+    /// Deepest expression tree and block nesting seen, so rendering knows whether it needs a large stack.
+    private(set) var deepestExpression = 0
+    private(set) var deepestBlock = 0
 
     init(tokens: [Token], source: SourceText) {
         self.tokens = tokens + [Token(kind: .end, offset: source.scalars.count)]
@@ -22,26 +25,38 @@ struct Parser {
 
     static func parseTemplate(_ text: SourceText, options: LexerOptions) throws -> CompiledTemplate {
         let tokens = try Lexer.tokenize(text, options: options)
-        var parser = Parser(tokens: tokens, source: text)
-        let (body, _) = try parser.parseBody(until: [], opener: nil)
-        return CompiledTemplate(body: body)
+        return try LargeStack.run(if: nestingEstimate(tokens) > LargeStack.shallowDepth) {
+            var parser = Parser(tokens: tokens, source: text)
+            let (body, _) = try parser.parseBody(until: [], opener: nil)
+            return CompiledTemplate(body: body, depth: parser.deepestExpression + 4 * parser.deepestBlock)
+        }
+    }
+
+    /// An upper bound on how deep parsing these tokens can recurse or nest the tree: every token
+    /// outside text can add at most one level. Counting is cheap and needs no recursion.
+    static func nestingEstimate(_ tokens: [Token]) -> Int {
+        var count = 0
+        for token in tokens {
+            if case .text = token.kind { continue }
+            count += 1
+        }
+        return count
     }
 
     /// Parses a bare expression (a `when:` condition); the text has no delimiters.
-    static func parseBareExpression(_ text: SourceText) throws -> Expr {
+    static func parseBareExpression(_ text: SourceText) throws -> CompiledExpression {
         let tokens = try Lexer.tokenizeExpression(text)
-        var parser = Parser(tokens: tokens, source: text)
-        if case .end = parser.current.kind {
-            throw TemplateError.syntax("the expression is empty", at: 0, in: text, hint: "write a condition such as `result is succeeded`")
-        }
-        let e = try parser.parseTupleOrExpression()
-        guard case .end = parser.current.kind else {
-            if case .op("}") = parser.current.kind {
-                throw parser.error("template delimiters are not supported inside an expression", hint: "write `x == 1`, not `{{ x }} == 1`")
+        return try LargeStack.run(if: nestingEstimate(tokens) > LargeStack.shallowDepth) {
+            var parser = Parser(tokens: tokens, source: text)
+            if case .end = parser.current.kind {
+                throw TemplateError.syntax("the expression is empty", at: 0, in: text, hint: "write a condition such as `result is succeeded`")
             }
-            throw parser.unexpected("at the end of the expression")
+            let e = try parser.parseTupleOrExpression()
+            guard case .end = parser.current.kind else {
+                throw parser.unexpected("at the end of the expression")
+            }
+            return CompiledExpression(expression: e, depth: parser.deepestExpression)
         }
-        return e
     }
 
     // MARK: Token helpers
@@ -65,15 +80,15 @@ struct Parser {
         switch kind {
         case .text: return "text"
         case .variableBegin: return "'{{'"
-        case .variableEnd: return "the end of '{{ }}'"
+        case .variableEnd: return "'}}'"
         case .blockBegin: return "'{%'"
-        case .blockEnd: return "the end of the '{% %}' tag"
+        case .blockEnd: return "'%}'"
         case .name(let n): return "'\(n)'"
         case .string(let s): return "string \(Value.string(s).pythonRepr)"
         case .integer(let i): return "number \(i)"
         case .float(let d): return "number \(Value.formatDouble(d))"
         case .op(let o): return "'\(o)'"
-        case .end: return "the end of the template"
+        case .end: return "the end of the text"
         }
     }
 
@@ -90,8 +105,10 @@ struct Parser {
         advance()
     }
 
-    private mutating func expectName() throws -> String {
-        guard case .name(let n) = current.kind else { throw unexpected("where a name was expected") }
+    private mutating func expectName(_ what: String = "a name") throws -> String {
+        guard case .name(let n) = current.kind else {
+            throw error("expected \(what) but found \(describe(current.kind))")
+        }
         advance()
         return n
     }
@@ -134,7 +151,7 @@ struct Parser {
             case .blockBegin:
                 advance()
                 let tagOffset = current.offset
-                let tag = try expectName()
+                let tag = try expectName("a tag name such as if, for or set")
                 if enders.contains(tag) { return (body, tag) }
                 body.append(try parseStatement(tag, at: tagOffset))
             case .end:
@@ -155,6 +172,7 @@ struct Parser {
 
     private mutating func parseStatement(_ tag: String, at offset: Int) throws -> Statement {
         blockDepth += 1
+        deepestBlock = max(deepestBlock, blockDepth)
         defer { blockDepth -= 1 }
         if blockDepth > Parser.maxBlockDepth {
             throw error("blocks nested too deeply (more than \(Parser.maxBlockDepth) levels)", at: offset)
@@ -205,10 +223,11 @@ struct Parser {
         var targets: [String] = []
         let parenthesised = isOp("(")
         if parenthesised { advance() }
-        targets.append(try expectName())
+        if isName("in") { throw error("expected a loop variable name before 'in'", hint: "write `{% for item in items %}`") }
+        targets.append(try expectName("a loop variable name"))
         while isOp(",") {
             advance()
-            targets.append(try expectName())
+            targets.append(try expectName("a loop variable name"))
         }
         if parenthesised { try expectOp(")", "in the loop variables") }
         guard isName("in") else { throw unexpected("in '{% for %}'", hint: "write `{% for item in items %}`") }
@@ -232,16 +251,16 @@ struct Parser {
     }
 
     private mutating func parseSet(at offset: Int) throws -> Statement {
-        let first = try expectName()
+        let first = try expectName("a variable name")
         var target = SetTarget.name(first)
         if isOp(".") {
             advance()
-            target = .attribute(first, try expectName())
+            target = .attribute(first, try expectName("an attribute name"))
         } else if isOp(",") {
             var names = [first]
             while isOp(",") {
                 advance()
-                names.append(try expectName())
+                names.append(try expectName("a variable name"))
             }
             target = .names(names)
         }
@@ -292,20 +311,26 @@ struct Parser {
                 e = .conditional(test: test, then: e, otherwise: otherwise)
             }
         }
-        if depth == 1, !Parser.withinDepth(e, limit: Parser.maxDepth) {
-            throw error("expression nested too deeply (more than \(Parser.maxDepth) levels)", at: start, hint: "split it into smaller expressions with {% set %}")
+        if depth == 1 {
+            guard let d = Parser.treeDepth(e, limit: Parser.maxDepth) else {
+                throw error("expression nested too deeply (more than \(Parser.maxDepth) levels)", at: start, hint: "split it into smaller expressions with {% set %}")
+            }
+            deepestExpression = max(deepestExpression, d)
         }
         return e
     }
 
-    /// Iterative depth check: long operator or filter chains nest without parser recursion.
-    static func withinDepth(_ e: Expr, limit: Int) -> Bool {
+    /// Depth of an expression tree, or nil beyond `limit`; iterative, because long operator or
+    /// filter chains nest without parser recursion.
+    static func treeDepth(_ e: Expr, limit: Int) -> Int? {
         var stack: [(Expr, Int)] = [(e, 1)]
+        var deepest = 0
         while let (x, d) = stack.popLast() {
-            if d > limit { return false }
+            if d > limit { return nil }
+            deepest = max(deepest, d)
             for c in x.children { stack.append((c, d + 1)) }
         }
-        return true
+        return deepest
     }
 
     private enum BinaryKind { case or, and, compare, additive(BinaryOperator), concat, multiplicative(BinaryOperator), power }
@@ -489,7 +514,8 @@ struct Parser {
             advance()
             return .dict(pairs)
         default:
-            throw error("expected a value but found \(describe(token.kind))")
+            throw error("expected a value but found \(describe(token.kind))",
+                        hint: "write a variable, a literal such as 'text', 42 or [1, 2], or an expression in parentheses")
         }
     }
 
@@ -579,11 +605,11 @@ struct Parser {
         return name
     }
 
-    private mutating func dottedName() throws -> String {
-        var name = try expectName()
+    private mutating func dottedName(_ what: String) throws -> String {
+        var name = try expectName(what)
         while isOp("."), case .name = nextKind {
             advance()
-            name += "." + (try expectName())
+            name += "." + (try expectName(what))
         }
         return Parser.canonicalPluginName(name)
     }
@@ -594,7 +620,7 @@ struct Parser {
             if isOp("|") {
                 advance()
                 let offset = current.offset
-                let name = try dottedName()
+                let name = try dottedName("a filter name after '|'")
                 guard Filters.table[name] != nil else {
                     let hint = closestMatch(to: name, in: Filters.table.keys).map { "did you mean '\($0)'?" }
                     throw TemplateError(.unknownFilter, "no filter named '\(name)'", name: name,
@@ -613,7 +639,7 @@ struct Parser {
                 guard case .name = current.kind else {
                     throw unexpected("after 'is'", hint: "expected a test name such as 'defined'; compare with '==' instead")
                 }
-                let name = try dottedName()
+                let name = try dottedName("a test name after 'is'")
                 guard Tests.table[name] != nil else {
                     let hint = closestMatch(to: name, in: Tests.table.keys).map { "did you mean '\($0)'?" }
                     throw TemplateError(.unknownTest, "no test named '\(name)'", name: name,

@@ -293,7 +293,16 @@ enum Py {
             guard n > 0 else { return .string("") }
             guard s.utf8.count.multipliedReportingOverflow(by: n).partialValue <= maxBuiltSize,
                   !s.utf8.count.multipliedReportingOverflow(by: n).overflow else { throw tooLarge() }
-            return .string(String(repeating: s, count: n))
+            // Doubling needs about 2·log2(n) appends rather than n.
+            var result = ""
+            var chunk = s
+            var k = n
+            while k > 0 {
+                if k & 1 == 1 { result += chunk }
+                k >>= 1
+                if k > 0 { chunk += chunk }
+            }
+            return .string(result)
         }
         func repeatList(_ l: [Value], _ n: Int) throws -> Value {
             guard n > 0 else { return .list([]) }

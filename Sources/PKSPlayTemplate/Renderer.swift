@@ -4,7 +4,7 @@ import PKSPlayCore
 /// Executes parsed templates and evaluates expressions for one render call; not shared between threads.
 final class Renderer {
     /// Total loop iterations allowed in one render, so nested loops over large ranges end with an error, not a hang.
-    static let maxIterations = 2_000_000
+    static let maxIterations = 1_000_000
     /// Largest output one render may produce.
     static let maxOutputBytes = 64 * 1024 * 1024
 
@@ -12,7 +12,10 @@ final class Renderer {
     let lookups: (any LookupProvider)?
     /// Ansible renders template-looking string constants inside conditionals (`when: x == '{{ y }}'`).
     let renderConstantTemplates: Bool
-    private var frames: [[String: Value]] = [[:]]
+    /// Template locals; `{% set y = x %}` may store an undefined, which fails only when used, as in Jinja.
+    private var frames: [[String: Operand]] = [[:]]
+    /// The `loop` variable of each frame that is a for-loop body, built only when a template reads it.
+    private var loops: [LoopState?] = [nil]
     private var iterations = 0
     private var outputBytes = 0
     private var loopDepth = 0
@@ -25,20 +28,68 @@ final class Renderer {
 
     // MARK: Variables
 
-    func resolve(_ name: String) -> Value? {
-        for frame in frames.reversed() {
-            if let v = frame[name] { return v }
+    func resolve(_ name: String) -> Operand? {
+        for k in frames.indices.reversed() {
+            if let v = frames[k][name] { return v }
+            if name == "loop", let loop = loops[k] { return .value(loop.value) }
         }
-        return scope.lookup(name)
+        return scope.lookup(name).map(Operand.value)
+    }
+
+    private func loopAttribute(_ name: String) -> Value? {
+        for k in frames.indices.reversed() {
+            if frames[k]["loop"] != nil { return nil }
+            if let loop = loops[k] { return loop.attribute(name) }
+        }
+        return nil
     }
 
     /// The caller's scope plus template locals, for lookups that read variables.
     var currentScope: any VariableScope {
         var locals: [String: Value] = [:]
-        for frame in frames {
-            locals.merge(frame) { _, new in new }
+        for (k, frame) in frames.enumerated() {
+            if let loop = loops[k] { locals["loop"] = loop.value }
+            for (name, operand) in frame {
+                if case .value(let v) = operand { locals[name] = v } else { locals[name] = nil }
+            }
         }
         return locals.isEmpty ? scope : LayeredScope(locals: locals, base: scope)
+    }
+
+    struct LoopState {
+        let items: [Value]
+        var index: Int
+        let depth: Int
+
+        /// One attribute without building the whole dict (`loop.index` is read on every iteration).
+        func attribute(_ name: String) -> Value? {
+            let n = items.count
+            switch name {
+            case "index": return .int(index + 1)
+            case "index0": return .int(index)
+            case "revindex": return .int(n - index)
+            case "revindex0": return .int(n - index - 1)
+            case "first": return .bool(index == 0)
+            case "last": return .bool(index == n - 1)
+            case "length": return .int(n)
+            case "depth": return .int(depth)
+            case "depth0": return .int(depth - 1)
+            default: return nil
+            }
+        }
+
+        var value: Value {
+            let n = items.count
+            var loop: ValueDict = [
+                "index": .int(index + 1), "index0": .int(index),
+                "revindex": .int(n - index), "revindex0": .int(n - index - 1),
+                "first": .bool(index == 0), "last": .bool(index == n - 1),
+                "length": .int(n), "depth": .int(depth), "depth0": .int(depth - 1),
+            ]
+            if index > 0 { loop["previtem"] = items[index - 1] }
+            if index < n - 1 { loop["nextitem"] = items[index + 1] }
+            return .dict(loop)
+        }
     }
 
     // MARK: Statements
@@ -70,11 +121,11 @@ final class Renderer {
             case .forLoop(let targets, let iterable, let filter, let body, let otherwise, _):
                 try executeFor(targets: targets, iterable: iterable, filter: filter, body: body, otherwise: otherwise, into: &out)
             case .set(let target, let e, _):
-                try assign(target, try value(e))
+                try assign(target, try eval(e))
             case .setBlock(let name, let body):
                 var captured: [Value] = []
                 try execute(body, into: &captured)
-                frames[frames.count - 1][name] = .string(Renderer.join(captured))
+                frames[frames.count - 1][name] = .value(.string(Renderer.join(captured)))
             }
         }
     }
@@ -94,7 +145,7 @@ final class Renderer {
 
     private func bind(_ targets: [String], _ item: Value) throws {
         if targets.count == 1 {
-            frames[frames.count - 1][targets[0]] = item
+            frames[frames.count - 1][targets[0]] = .value(item)
             return
         }
         let parts = try Py.iterate(item)
@@ -103,7 +154,7 @@ final class Renderer {
                 ? "too many values to unpack (expected \(targets.count))"
                 : "not enough values to unpack (expected \(targets.count), got \(parts.count))")
         }
-        for (name, v) in zip(targets, parts) { frames[frames.count - 1][name] = v }
+        for (name, v) in zip(targets, parts) { frames[frames.count - 1][name] = .value(v) }
     }
 
     private func countIteration() throws {
@@ -116,9 +167,11 @@ final class Renderer {
     private func executeFor(targets: [String], iterable: Expr, filter: Expr?, body: [Statement], otherwise: [Statement]?, into out: inout [Value]) throws {
         let items = try Py.iterate(try value(iterable))
         frames.append([:])
+        loops.append(nil)
         loopDepth += 1
         defer {
             frames.removeLast()
+            loops.removeLast()
             loopDepth -= 1
         }
         var selected = items
@@ -134,37 +187,32 @@ final class Renderer {
             if let otherwise { try execute(otherwise, into: &out) }
             return
         }
-        let n = selected.count
+        let top = loops.count - 1
+        loops[top] = LoopState(items: selected, index: 0, depth: loopDepth)
         for (index, item) in selected.enumerated() {
             try countIteration()
             try bind(targets, item)
-            var loop: ValueDict = [
-                "index": .int(index + 1), "index0": .int(index),
-                "revindex": .int(n - index), "revindex0": .int(n - index - 1),
-                "first": .bool(index == 0), "last": .bool(index == n - 1),
-                "length": .int(n), "depth": .int(loopDepth), "depth0": .int(loopDepth - 1),
-            ]
-            if index > 0 { loop["previtem"] = selected[index - 1] }
-            if index < n - 1 { loop["nextitem"] = selected[index + 1] }
-            frames[frames.count - 1]["loop"] = .dict(loop)
+            loops[top]?.index = index
             try execute(body, into: &out)
         }
     }
 
-    private func assign(_ target: SetTarget, _ v: Value) throws {
+    private func assign(_ target: SetTarget, _ operand: Operand) throws {
         switch target {
         case .name(let n):
-            frames[frames.count - 1][n] = v
+            frames[frames.count - 1][n] = operand
         case .names(let names):
-            try bind(names, v)
+            try bind(names, try operand.get())
         case .attribute(let n, let attr):
+            let v = try operand.get()
             for k in frames.indices.reversed() {
                 guard let existing = frames[k][n] else { continue }
-                guard case .dict(var d) = existing else {
-                    throw TemplateError.type("cannot set attribute '\(attr)' on '\(n)': it is a \(Py.typeName(existing)), not a namespace()")
+                guard case .value(.dict(var d)) = existing else {
+                    let type = (try? existing.get()).map(Py.typeName) ?? "undefined value"
+                    throw TemplateError.type("cannot set attribute '\(attr)' on '\(n)': it is a \(type), not a namespace()")
                 }
                 d[attr] = v
-                frames[k][n] = .dict(d)
+                frames[k][n] = .value(.dict(d))
                 return
             }
             throw TemplateError(.undefined, "'\(n)' is undefined; create it first with {% set \(n) = namespace() %}", name: n)
@@ -185,13 +233,14 @@ final class Renderer {
             }
             return .value(v)
         case .name(let n, _):
-            if let v = resolve(n) { return .value(v) }
+            if let v = resolve(n) { return v }
             return .undefined(.variable(n))
         case .list(let items):
             return .value(.list(try items.map { try value($0) }))
         case .dict(let pairs):
             return .value(.dict(try evalDict(pairs)))
         case .attribute(let target, let name, _):
+            if case .name("loop", _) = target, let v = loopAttribute(name) { return .value(v) }
             let t = try eval(target)
             guard case .value(let v) = t else { return t }
             return Renderer.attribute(of: v, name)

@@ -75,5 +75,13 @@ indirect enum Statement: Sendable {
 /// A parsed template, cached by text.
 struct CompiledTemplate: Sendable {
     let body: [Statement]
+    /// How deep rendering recurses (expression depth plus block nesting).
+    let depth: Int
+}
+
+/// A parsed bare expression (`when:`), cached by text.
+struct CompiledExpression: Sendable {
+    let expression: Expr
+    let depth: Int
 }
 

@@ -75,9 +75,11 @@ public struct TemplateEngine: Sendable {
     /// look like templates are rendered (Ansible's backward-compatible behaviour in conditionals).
     /// Returns the value; deciding that a condition must be a boolean is the caller's business.
     public func evaluate(_ expression: String, _ scope: any VariableScope) throws -> Value {
-        let expr = try compiledExpression(expression)
+        let compiled = try compiledExpression(expression)
         let renderer = Renderer(scope: scope, lookups: lookups, renderConstantTemplates: true)
-        return try renderer.value(expr)
+        return try LargeStack.run(if: compiled.depth > LargeStack.shallowDepth) {
+            try renderer.value(compiled.expression)
+        }
     }
 
     /// Recursively renders every string inside a value, keeping native types for whole-expression strings.
@@ -103,12 +105,14 @@ public struct TemplateEngine: Sendable {
         let template = try TemplateCache.shared.template(for: key) {
             try Parser.parseTemplate(SourceText(TemplateEngine.normalizedSource(text)), options: key.options)
         }
-        var chunks: [Value] = []
-        try renderer.execute(template.body, into: &chunks)
-        return chunks
+        return try LargeStack.run(if: template.depth > LargeStack.shallowDepth) {
+            var chunks: [Value] = []
+            try renderer.execute(template.body, into: &chunks)
+            return chunks
+        }
     }
 
-    private func compiledExpression(_ text: String) throws -> Expr {
+    private func compiledExpression(_ text: String) throws -> CompiledExpression {
         try TemplateCache.shared.expression(for: text) {
             var body = text
             // `{{ expr }}` around the whole condition is tolerated.
@@ -167,7 +171,7 @@ final class TemplateCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var templates: [Key: CompiledTemplate] = [:]
-    private var expressions: [String: Expr] = [:]
+    private var expressions: [String: CompiledExpression] = [:]
 
     func template(for key: Key, parse: () throws -> CompiledTemplate) throws -> CompiledTemplate {
         if let hit = lock.withLock({ templates[key] }) { return hit }
@@ -179,7 +183,7 @@ final class TemplateCache: @unchecked Sendable {
         return parsed
     }
 
-    func expression(for text: String, parse: () throws -> Expr) throws -> Expr {
+    func expression(for text: String, parse: () throws -> CompiledExpression) throws -> CompiledExpression {
         if let hit = lock.withLock({ expressions[text] }) { return hit }
         let parsed = try parse()
         lock.withLock {

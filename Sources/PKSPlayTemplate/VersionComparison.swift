@@ -15,7 +15,7 @@ enum VersionComparison {
     /// Compares two versions; `op` is one of ``operators``'s keys.
     static func compare(_ a: String, _ b: String, op: String, type: String) throws -> Bool {
         guard let canonical = operators[op] else {
-            throw TemplateError(.test, "invalid operator '\(op)'; use one of ==, =, eq, <, lt, <=, le, >, gt, >=, ge, !=, <>, ne", name: "version")
+            throw TemplateError.type("invalid operator '\(op)'; use one of ==, =, eq, <, lt, <=, le, >, gt, >=, ge, !=, <>, ne")
         }
         let order: Int
         switch type {
@@ -23,7 +23,7 @@ enum VersionComparison {
         case "strict": order = compareTuples(try strict(a), try strict(b))
         case "semver", "semantic": order = try compareSemver(a, b)
         default:
-            throw TemplateError(.test, "unsupported version_type '\(type)'; use loose, strict or semver", name: "version")
+            throw TemplateError.type("unsupported version_type '\(type)'; use loose, strict or semver")
         }
         switch canonical {
         case "eq": return order == 0
@@ -75,7 +75,7 @@ enum VersionComparison {
             case (.number(let p), .number(let q)): return p < q ? -1 : 1
             case (.text(let p), .text(let q)): return p.unicodeScalars.lexicographicallyPrecedes(q.unicodeScalars) ? -1 : 1
             default:
-                throw TemplateError(.test, "version comparison failed: cannot order a number against text ('\(describe(x))' vs '\(describe(y))')", name: "version")
+                throw TemplateError.type("version comparison failed: cannot order a number against text ('\(describe(x))' vs '\(describe(y))')")
             }
         }
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
@@ -98,7 +98,7 @@ enum VersionComparison {
             return Int(d)
         }
         func invalid() -> TemplateError {
-            TemplateError(.test, "invalid version number '\(s)' for strict comparison", name: "version")
+            TemplateError.type("invalid version number '\(s)' for strict comparison")
         }
         guard let major = number(), k < u.count, u[k] == "." else { throw invalid() }
         k += 1
@@ -131,7 +131,7 @@ enum VersionComparison {
     }
 
     private static func semver(_ s: String) throws -> SemVer {
-        func invalid() -> TemplateError { TemplateError(.test, "invalid semantic version '\(s)'", name: "version") }
+        func invalid() -> TemplateError { TemplateError.type("invalid semantic version '\(s)'") }
         var text = Substring(s)
         if let plus = text.firstIndex(of: "+") { text = text[..<plus] }
         var prerelease: [String] = []

@@ -1,3 +1,4 @@
+import Foundation
 import PKSPlayCore
 import PKSPlayTemplate
 import Testing
@@ -9,6 +10,10 @@ struct Case: Sendable, CustomTestStringConvertible {
         case render
         /// `TemplateEngine.renderText`, as for the template module.
         case text
+        /// `renderText` with lstrip_blocks on.
+        case textLstrip
+        /// `renderText` with trim_blocks off.
+        case textNoTrim
         /// `TemplateEngine.evaluate`, as for `when:`.
         case eval
     }
@@ -36,10 +41,12 @@ struct Case: Sendable, CustomTestStringConvertible {
 
     func run() throws -> Value {
         let scope = DictScope(try Value.parseJSON(vars ?? AnsibleCases.defaultVars).dictValue ?? [:])
-        let engine = TemplateEngine()
+        let engine = TemplateEngine(lookups: StandardLookups(baseDirectory: NSTemporaryDirectory()))
         switch mode {
         case .render: return try engine.render(template, scope)
         case .text: return .string(try engine.renderText(template, scope))
+        case .textLstrip: return .string(try engine.renderText(template, scope, options: TemplateOptions(trimBlocks: true, lstripBlocks: true)))
+        case .textNoTrim: return .string(try engine.renderText(template, scope, options: TemplateOptions(trimBlocks: false, lstripBlocks: false)))
         case .eval: return try engine.evaluate(template, scope)
         }
     }
@@ -61,7 +68,11 @@ struct Case: Sendable, CustomTestStringConvertible {
         case .double(let d):
             let v = try run()
             if d.isNaN {
-                #expect(v.typeName == "float" && v != v || { if case .double(let x) = v { return x.isNaN } else { return false } }())
+                guard case .double(let x) = v else {
+                    Issue.record("expected nan, got \(v.pythonRepr)")
+                    return
+                }
+                #expect(x.isNaN)
             } else {
                 #expect(v == .double(d))
             }
@@ -87,4 +98,7 @@ struct AnsibleCaseTests {
     @Test(arguments: AnsibleCases.templateMode) func templateMode(_ c: Case) throws { try c.check() }
     @Test(arguments: AnsibleCases.expressions) func expressions(_ c: Case) throws { try c.check() }
     @Test(arguments: AnsibleCases.syntaxErrors) func syntaxErrors(_ c: Case) throws { try c.check() }
+    @Test(arguments: AnsibleCases.laterChecks) func combinations(_ c: Case) throws { try c.check() }
+    @Test(arguments: AnsibleCases.lstripBlocks) func lstripBlocks(_ c: Case) throws { try c.check() }
+    @Test(arguments: AnsibleCases.noTrimBlocks) func noTrimBlocks(_ c: Case) throws { try c.check() }
 }

@@ -1,7 +1,8 @@
 // Expected results observed from ansible-core 2.19 (Jinja2 3.1) for each template, recorded once
 // with Ansible's Templar: `template()` for .render (escape_backslashes on, as for YAML task
 // arguments), `template(escape_backslashes=False)` for .text (the template module), and
-// `evaluate_expression(escape_backslashes=False)` for .eval. Rows marked "ours:" deliberately differ
+// `evaluate_expression(escape_backslashes=False)` for .eval; .textLstrip/.textNoTrim pass the
+// template overrides lstrip_blocks=True / trim_blocks=False. Rows marked "ours:" deliberately differ
 // and say why; "ansible:" comments quote Ansible's error for the failing rows.
 
 import PKSPlayTemplate
@@ -282,6 +283,10 @@ enum AnsibleCases {
         Case("{{ '1e3' | float }}", .json("1000.0")),
         Case("{{ true | float }}", .json("1.0")),
         Case("{{ '3.7x' | float }}", .json("0.0")),
+        Case("{{ 'nan' | float }}", .double(.nan)),
+        Case("{{ 'inf' | float }}", .double(.infinity)),
+        Case("{{ '-Infinity' | float }}", .double(-.infinity)),
+        Case("{{ 'nan' | float | string }}", .string("nan")),
         Case("{{ 5 | string }}", .string("5")),
         Case("{{ none | string }}", .string("None")),
         Case("{{ true | string }}", .string("True")),
@@ -864,6 +869,79 @@ enum AnsibleCases {
         Case("{% macro m() %}{% endmacro %}", .error(.syntax)),  // ours: macros are not supported; the error says so; 
         Case("{{ 1 if }}", .error(.syntax)),  // ansible: Syntax error in template: unexpected 'end of print statement'
         Case("{{ f(a=1, 2) }}", .error(.syntax)),  // ansible: Syntax error in template: invalid syntax for function call expression
+    ]
+
+    static let laterChecks: [Case] = [
+        Case("{% set y = x %}{{ y | default(1) }}", .json("1")),
+        Case("{% set y = x %}{{ y }}", .error(.undefined)),  // ansible: 'x' is undefined
+        Case("{{ lookup('env', 'PATH', 'PATH') == lookup('env', 'PATH') ~ ',' ~ lookup('env', 'PATH') }}", .json("true")),
+        Case("{{ 'x' in none }}", .error(.type)),  // ansible: Error rendering template: argument of type 'NoneType' is not iterable
+        Case("{{ none | length }}", .error(.filter)),  // ansible: The filter plugin 'ansible.builtin.length' failed: object of type 'NoneType' has no len()
+        Case("{{ 'a' is in 'abc' }}", .json("true")),
+        Case("{{ 1 if true }}", .json("1")),
+        Case("{{ [1, 2] | map('default', 5) | list }}", .json("[1, 2]")),
+        Case("{{ users | map(attribute='missing') | list }}", .error(.undefined)),  // ansible: object of type 'dict' has no attribute 'missing'
+        Case("{{ d | dict2items | selectattr('value', 'gt', 1) | items2dict }}", .json("{\"a\": 2}")),
+        Case("{{ ['a', 'b'] | join(', ') | upper }}", .string("A, B")),
+        Case("{{ 10 | string | int + 1 }}", .json("11")),
+        Case("{{ '%.2f' % 1.005 }}", .string("1.00")),
+        Case("{{ '%5s|%-5s|' % ('a', 'b') }}", .string("    a|b    |")),
+        Case("{{ 'a' | comment }}", .string("#\n# a\n#")),
+        Case("{{ 'a\nb' | comment('c') }}", .string("//\n// a\n// b\n//")),
+        Case("{{ 'a\n\nb' | comment('cblock') }}", .string("/*\n *\n * a\n *\n * b\n *\n */")),
+        Case("{{ 'x' | comment('xml') }}", .string("<!--\n -\n - x\n -\n-->")),
+        Case("{{ 'x' | comment(decoration='; ') }}", .string(";\n; x\n;")),
+        Case("{{ 'x' | comment('erlang', prefix_count=2) }}", .string("%\n%\n% x\n%")),
+        Case("{{ 'x' | comment('nope') }}", .error(.filter)),  // ansible: The filter plugin 'ansible.builtin.comment' failed: Invalid style 'nope'.
+        Case("{{ {'a': 1} | combine(none) }}", .json("{\"a\": 1}")),
+        Case("{{ 'x' | b64encode | b64decode }}", .string("x")),
+        Case("{{ [1, 2, 3] | select('odd') | map('string') | join('+') }}", .string("1+3")),
+        Case("{{ (users | selectattr('admin') | first).name }}", .string("bob")),
+        Case("{{ users | map(attribute='groups') | flatten | unique | sort }}", .json("[\"dev\", \"wheel\"]")),
+        Case("{{ users | items2dict(key_name='name', value_name='uid') }}", .json("{\"bob\": 1001, \"alice\": 1000, \"carol\": 1002}")),
+        Case("{{ dict(users | map(attribute='name') | zip(users | map(attribute='uid'))) }}", .json("{\"bob\": 1001, \"alice\": 1000, \"carol\": 1002}")),
+        Case("{{ ['a', 'b'] | zip([1, 2]) | list | items2dict(key_name=0, value_name=1) }}", .json("{\"a\": 1, \"b\": 2}")),
+        Case("{{ range(3) | map('string') | list }}", .json("[\"0\", \"1\", \"2\"]")),
+        Case("{{ s | regex_replace('o', '0') | lower }}", .string("hell0 w0rld")),
+        Case("{{ nested.a.b.c is number and nested.a.b.c > 40 }}", .json("true")),
+        Case("{{ d.keys() | list | sort | first }}", .string("a")),
+        Case("{{ l | sort | last }}", .json("3")),
+        Case("{{ (l | sum) / (l | length) }}", .json("2.0")),
+        Case("{{ '{' }}", .string("{")),
+        Case("{{ '}}' }}", .string("}}")),
+        Case("{{ '{{' }}", .string("{{")),
+        Case("a {{ '%}' }} b", .string("a %} b")),
+        Case("{{ \"{'a': 1}\" }}", .string("{'a': 1}")),
+    ]
+
+    static let lstripBlocks: [Case] = [
+        Case("a\n  {% if true %}\n  yes\n  {% endif %}\nb\n", mode: .textLstrip, .string("a\n  yes\nb\n")),
+        Case("  {% if true %}x{% endif %}", mode: .textLstrip, .string("x")),
+        Case("x  {% if true %}y{% endif %}", mode: .textLstrip, .string("x  y")),
+        Case("a\n\t{% for i in [1, 2] %}\n\t{{ i }}\n\t{% endfor %}\nz", mode: .textLstrip, .string("a\n\t1\n\t2\nz")),
+        Case("a\n  {# c #}\nb", mode: .textLstrip, .string("a\nb")),
+        Case("a\n  {%+ if true %}x{% endif %}\n", mode: .textLstrip, .string("a\n  x\n")),
+        Case("a\n  {%- if true %}x{% endif %}\n", mode: .textLstrip, .string("ax\n")),
+        Case("  {{ 1 }}\n  {% if true %}\n  2\n  {% endif %}\n", mode: .textLstrip, .string("  1\n  2\n")),
+        Case("{% for i in [1, 2] %}\n{{ i }}\n{% endfor %}", mode: .textLstrip, .string("1\n2\n")),
+        Case("{% raw %}\n  {{ x }}\n{% endraw %}\nafter", mode: .textLstrip, .string("\n  {{ x }}\nafter")),
+        Case("  {% raw %}r{% endraw %}\n", mode: .textLstrip, .string("r\n")),
+        Case("line\n  {% set x = 1 %}\n  {{ x }}\n", mode: .textLstrip, .string("line\n  1\n")),
+    ]
+
+    static let noTrimBlocks: [Case] = [
+        Case("a\n  {% if true %}\n  yes\n  {% endif %}\nb\n", mode: .textNoTrim, .string("a\n  \n  yes\n  \nb\n")),
+        Case("  {% if true %}x{% endif %}", mode: .textNoTrim, .string("  x")),
+        Case("x  {% if true %}y{% endif %}", mode: .textNoTrim, .string("x  y")),
+        Case("a\n\t{% for i in [1, 2] %}\n\t{{ i }}\n\t{% endfor %}\nz", mode: .textNoTrim, .string("a\n\t\n\t1\n\t\n\t2\n\t\nz")),
+        Case("a\n  {# c #}\nb", mode: .textNoTrim, .string("a\n  \nb")),
+        Case("a\n  {%+ if true %}x{% endif %}\n", mode: .textNoTrim, .string("a\n  x\n")),
+        Case("a\n  {%- if true %}x{% endif %}\n", mode: .textNoTrim, .string("ax\n")),
+        Case("  {{ 1 }}\n  {% if true %}\n  2\n  {% endif %}\n", mode: .textNoTrim, .string("  1\n  \n  2\n  \n")),
+        Case("{% for i in [1, 2] %}\n{{ i }}\n{% endfor %}", mode: .textNoTrim, .string("\n1\n\n2\n")),
+        Case("{% raw %}\n  {{ x }}\n{% endraw %}\nafter", mode: .textNoTrim, .string("\n  {{ x }}\n\nafter")),
+        Case("  {% raw %}r{% endraw %}\n", mode: .textNoTrim, .string("  r\n")),
+        Case("line\n  {% set x = 1 %}\n  {{ x }}\n", mode: .textNoTrim, .string("line\n  \n  1\n")),
     ]
 
 }
