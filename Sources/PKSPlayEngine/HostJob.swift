@@ -124,7 +124,8 @@ struct HostJob: Sendable {
             vars["ansible_loop"] = .dict(loopInfo)
             vars["ansible_loop_var"] = .string(loopVar)
             if let indexVar { vars["ansible_index_var"] = .string(indexVar) }
-            let itemScope = scope.adding(vars)
+            // Facts set by earlier items are seen by later ones, as in Ansible.
+            let itemScope = scope.adding((setFacts ?? [:]).merging(vars))
             var o = await runOnce(itemScope, item: item)
             var r = o.result.dictValue ?? [:]
             r[loopVar] = item
@@ -187,7 +188,7 @@ struct HostJob: Sendable {
         guard noLog else { return result }
         var out: ValueDict = ["censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"]
         if let d = result.dictValue {
-            for k in ["changed", "failed", "skipped", "unreachable"] { if let v = d[k] { out[k] = v } }
+            for k in ["changed", "failed", "skipped", "unreachable", "_ansible_verbose_always"] { if let v = d[k] { out[k] = v } }
         }
         return .dict(out)
     }

@@ -117,7 +117,7 @@ struct ListHosts: AsyncParsableCommand {
 
 struct Modules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List modules, or show what one takes with an example.")
-    @Argument(help: "A module name.") var name: String?
+    @ArgumentParser.Argument(help: "A module name.") var name: String?
 
     func run() async throws {
         let registry = Runtime.registry

@@ -5,7 +5,7 @@ import PKSPlayEngine
 
 /// The options `run`, `check` and the `list-*` commands share, spelled as ansible-playbook spells them.
 struct PlaybookOptions: ParsableArguments {
-    @Argument(help: "The playbook: a path, or the name of a bundled playbook (failover.yml).")
+    @ArgumentParser.Argument(help: "The playbook: a path, or the name of a bundled playbook (failover.yml).")
     var playbook: String
 
     @Option(name: [.customShort("i"), .customLong("inventory"), .customLong("inventory-file")], help: "Inventory file, folder or host list 'a,b,' (repeatable).")

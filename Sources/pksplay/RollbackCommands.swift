@@ -6,7 +6,7 @@ import PKSPlayEngine
 struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Undo a run's changes, newest first, on every host it touched.")
 
-    @Argument(help: "The run id (see 'pksplay runs').") var run: String?
+    @ArgumentParser.Argument(help: "The run id (see 'pksplay runs').") var run: String?
     @Flag(name: .customLong("last"), help: "Roll back the newest run.") var last = false
     @Flag(name: [.customShort("C"), .customLong("check")], help: "Show what would be undone, change nothing.") var check = false
     @Option(name: .customLong("state-dir"), help: "Where run journals are kept (default ~/.local/state/pksplay).") var stateDir: String?
