@@ -356,9 +356,13 @@ struct HostJob: Sendable {
     func invoke(_ module: any Module.Type, _ args: ValueDict, _ sc: TaskScope, checkMode: Bool, diffMode: Bool, ignoreErrors: Bool, register: String?) async -> HostOutcome {
         let started = Date()
         var result: ModuleResult
+        let journaled = JournaledFlag()
         do {
             let connection = try await taskConnection(sc, module: module)
-            let ctx = makeContext(args: args, connection: connection, sc: sc, checkMode: checkMode, diffMode: diffMode)
+            var context = makeContext(args: args, connection: connection, sc: sc, checkMode: checkMode, diffMode: diffMode)
+            let record = context.willChange
+            context.willChange = { undo in journaled.set(); try await record(undo) }
+            let ctx = context
             if let t = kw("timeout"), let seconds = Double((try engine.templates.renderValue(t, sc)).stringified), seconds > 0 {
                 result = try await withTimeout(seconds) { try await module.run(ctx) }
             } else {
@@ -409,6 +413,13 @@ struct HostJob: Sendable {
             return failedOutcome("The conditional check failed: \(error)", extra: r)
         }
         if !failed && r["failed"] == nil { r["failed"] = false }
+        // A change with no undo at all (a command without `undo:`) is journaled as such, so rollback
+        // reports it instead of passing over it.
+        if changed && !checkMode && !journaled.isSet && kw("undo") == nil && !module.runsOnController, let journal = engine.journal {
+            try? await journal.willChange(host: target ?? host, task: task.displayName, location: task.location,
+                                          undo: UndoRecord(module: NoUndo.moduleName, summary: "'\(task.displayName)' (\(module.name)) changed the host and has no undo", data: .null),
+                                          connection: targetVars)
+        }
         let status: TaskStatus = failed ? .failed : result.skipped ? .skipped : changed ? .changed : .ok
         var facts: ValueDict?
         var gathered: ValueDict?
@@ -621,4 +632,12 @@ struct TaskFailure: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
+}
+
+/// Set when a module journals an undo during one call.
+final class JournaledFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -76,6 +76,9 @@ public struct Rollback: Sendable {
     }
 
     func apply(_ undo: UndoRecord, host: String, connection: any Connection, checkMode: Bool) async throws -> ModuleResult {
+        if undo.module == NoUndo.moduleName {
+            return .failure("cannot undo: \(undo.summary); give the task an `undo:` or reverse it by hand")
+        }
         if undo.module == TaskUndo.moduleName {
             return try await runUndoTasks(undo, host: host, connection: connection, checkMode: checkMode)
         }
@@ -118,4 +121,9 @@ public struct Rollback: Sendable {
 /// A task-level `undo:` recorded in the journal.
 public enum TaskUndo {
     public static let moduleName = "tasks"
+}
+
+/// A change that was made with no way to undo it, journaled so rollback says so.
+public enum NoUndo {
+    public static let moduleName = "none"
 }

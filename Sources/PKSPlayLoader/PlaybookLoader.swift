@@ -532,6 +532,12 @@ public struct PlaybookLoader: TaskSource {
     /// `copy: src=a dest="b c"` → arguments; for free-form modules the words that are not `known=value` stay as the command.
     func parseFreeForm(_ text: String, module: any Module.Type, at loc: SourceLocation, _ ctx: LoadContext) -> ValueDict {
         var args = ValueDict()
+        // A free-form module gets its text as written, newlines and all (`shell: |` scripts); it
+        // takes its own `chdir=`-style options out of it.
+        if module.arguments.freeForm != nil {
+            args["_raw_params"] = .string(text)
+            return args
+        }
         let words: [String]
         do { words = try FreeForm.split(text) } catch {
             ctx.error("\(module.name): \(error)", at: loc, hint: "close the quote")
@@ -541,8 +547,7 @@ public struct PlaybookLoader: TaskSource {
         for w in words {
             if let eq = w.firstIndex(of: "="), eq != w.startIndex {
                 let k = String(w[..<eq])
-                let isKnown = module.arguments.argument(named: k) != nil
-                if k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) && (module.arguments.freeForm == nil || isKnown) {
+                if k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
                     args[k] = .string(FreeForm.unquote(String(w[w.index(after: eq)...])))
                     continue
                 }
@@ -550,13 +555,8 @@ public struct PlaybookLoader: TaskSource {
             raw.append(w)
         }
         if !raw.isEmpty {
-            if module.arguments.freeForm != nil {
-                // Keep the command text as written (quotes included) minus the k=v words taken out.
-                args["_raw_params"] = .string(raw.joined(separator: " "))
-            } else {
-                ctx.error("\(module.name) does not take free-form text ('\(raw.joined(separator: " "))')", at: loc,
-                          hint: "write arguments as key=value, or as a mapping under '\(module.name):'")
-            }
+            ctx.error("\(module.name) does not take free-form text ('\(raw.joined(separator: " "))')", at: loc,
+                      hint: "write arguments as key=value, or as a mapping under '\(module.name):'")
         }
         return args
     }

@@ -1,7 +1,10 @@
 /// Lines of a unified diff (with `@@` hunk headers and 3 lines of context) between two texts.
 func unifiedDiff(_ a: String, _ b: String, context: Int = 3) -> [String] {
-    let x = a.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let y = b.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    var x = a.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    var y = b.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    // A final newline ends the last line; it is not an empty line of its own.
+    if a.hasSuffix("\n") { x.removeLast() }
+    if b.hasSuffix("\n") { y.removeLast() }
     // Longest common subsequence table; inputs past a few thousand lines fall back to a whole replace.
     let n = x.count, m = y.count
     var ops: [(Character, String)] = []
@@ -17,8 +20,9 @@ func unifiedDiff(_ a: String, _ b: String, context: Int = 3) -> [String] {
         var i = 0, j = 0
         while i < n || j < m {
             if i < n, j < m, x[i] == y[j] { ops.append((" ", x[i])); i += 1; j += 1 }
-            else if j < m, i == n || lcs[i][j + 1] >= lcs[i + 1][j] { ops.append(("+", y[j])); j += 1 }
-            else { ops.append(("-", x[i])); i += 1 }
+            // Removed lines come before the lines that replace them, as diff -u prints them.
+            else if i < n, j == m || lcs[i + 1][j] >= lcs[i][j + 1] { ops.append(("-", x[i])); i += 1 }
+            else { ops.append(("+", y[j])); j += 1 }
         }
     }
     var out: [String] = []
