@@ -39,6 +39,8 @@ recap() { grep '"event": "recap"' "$1" | python3 -c 'import json,sys
 for line in sys.stdin:
     for h,c in json.loads(line)["hosts"].items(): print(h, "ok=%d changed=%d failed=%d unreachable=%d" % (c["ok"], c["changed"], c["failed"], c["unreachable"]))'; }
 
+export -f recap
+
 finish() {
     echo
     for f in "${FAILURES[@]}"; do echo "failed: $f"; done

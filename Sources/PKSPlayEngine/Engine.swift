@@ -95,7 +95,8 @@ final class PlaybookRunner {
 
     var reporter: any Reporter { engine.reporter }
 
-    func orderedStats() -> [HostStats] { statsOrder.compactMap { stats[$0] } }
+    /// The recap lists hosts by name, as Ansible's does.
+    func orderedStats() -> [HostStats] { statsOrder.sorted().compactMap { stats[$0] } }
 
     func count(_ host: String, _ update: (inout HostStats) -> Void) {
         if stats[host] == nil { stats[host] = HostStats(host: host); statsOrder.append(host) }
@@ -277,7 +278,7 @@ final class PlaybookRunner {
             rescueInh.insideRescuableBlock = inh.insideRescuableBlock
             for h in failedHere {
                 hosts[h]?.failed = false
-                count(h) { $0.rescued += 1 }
+                if hosts[h]?.sentToRescue == true { hosts[h]?.sentToRescue = false } else { count(h) { $0.rescued += 1 } }
                 if let t = hosts[h]?.lastFailedTask { hosts[h]?.hostVars["ansible_failed_task"] = t }
                 if let r = hosts[h]?.lastFailedResult { hosts[h]?.hostVars["ansible_failed_result"] = r }
             }

@@ -17,6 +17,8 @@ struct HostState: Sendable {
     /// The task and result of the last failure, for `ansible_failed_task` in rescue.
     var lastFailedTask: Value?
     var lastFailedResult: Value?
+    /// Failed only because another host failed under any_errors_fatal: rescued, but not counted so.
+    var sentToRescue = false
 
     var isActive: Bool { !failed && !unreachable && !ended }
 }

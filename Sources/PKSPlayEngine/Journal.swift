@@ -3,7 +3,7 @@ import PKSPlayCore
 
 /// One line of a run's journal.
 public struct JournalEntry: Codable, Sendable {
-    public enum Kind: String, Codable, Sendable { case run, change, taskUndo = "task_undo", taskEnd = "task_end", end }
+    public enum Kind: String, Codable, Sendable { case run, change, taskUndo = "task_undo", taskEnd = "task_end", end, undone }
 
     public var kind: Kind
     public var seq: Int
@@ -24,6 +24,8 @@ public struct JournalEntry: Codable, Sendable {
     public var status: String?
     // end
     public var outcome: String?
+    // undone: the `seq` of a change a rollback has reversed; a later rollback skips it
+    public var undoneSeq: Int?
 
     public init(kind: Kind, seq: Int) {
         self.kind = kind
@@ -130,7 +132,13 @@ public enum JournalReader {
         public var unreadableLines: Int
         public var header: JournalEntry? { entries.first { $0.kind == .run } }
         public var ended: JournalEntry? { entries.last { $0.kind == .end } }
-        public var changes: [JournalEntry] { entries.filter { $0.kind == .change } }
+        /// Changes not yet reversed by a rollback, in the order they were made.
+        public var changes: [JournalEntry] {
+            let undone = Set(entries.compactMap { $0.kind == .undone ? $0.undoneSeq : nil })
+            return entries.filter { $0.kind == .change && !undone.contains($0.seq) }
+        }
+        /// Every change the run made, reversed or not.
+        public var allChanges: [JournalEntry] { entries.filter { $0.kind == .change } }
         public var hosts: [String] {
             var seen: [String] = []
             for e in changes { if let h = e.host, !seen.contains(h) { seen.append(h) } }
@@ -162,5 +170,31 @@ public enum JournalReader {
         let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let id = name.hasPrefix("run-") ? String(name.dropFirst(4)) : name
         return Run(id: id, path: path, entries: entries, unreadableLines: bad)
+    }
+}
+
+extension JournalReader {
+    /// Appends to a run's journal that the change `seq` was reversed, synced before returning, so
+    /// a second rollback never repeats it (a repeated `pks stop`, a move made twice).
+    public static func markUndone(_ run: Run, seq: Int) throws {
+        let fd = open(run.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw Diagnostic("cannot update the journal \(run.path): \(String(cString: strerror(errno)))", at: nil) }
+        defer { close(fd) }
+        var e = JournalEntry(kind: .undone, seq: 0)
+        e.undoneSeq = seq
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var data = try enc.encode(e)
+        data.append(0x0A)
+        let ok = data.withUnsafeBytes { buf -> Bool in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else { throw Diagnostic("cannot update the journal \(run.path): \(String(cString: strerror(errno)))", at: nil) }
     }
 }

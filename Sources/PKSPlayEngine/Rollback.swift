@@ -35,7 +35,12 @@ public struct Rollback: Sendable {
             return summary
         }
         let changes = run.changes
-        if changes.isEmpty { reporter.report(.message("run \(run.id) recorded no change: nothing to undo")) }
+        if changes.isEmpty {
+            let reversed = run.allChanges.count
+            reporter.report(.message(reversed > 0
+                ? "run \(run.id): its \(reversed) change(s) were already rolled back; nothing left to undo"
+                : "run \(run.id) recorded no change: nothing to undo"))
+        }
         // PlaybookTask-level undos whose task ended without a change need no undo.
         var unchangedTokens: Set<String> = []
         for e in run.entries where e.kind == .taskEnd {
@@ -44,6 +49,11 @@ public struct Rollback: Sendable {
         for entry in changes.reversed() {
             guard let host = entry.host, let undo = entry.undo else { continue }
             if undo.module == TaskUndo.moduleName, let token = undo.data.dictValue?["token"]?.stringValue, unchangedTokens.contains(token) { continue }
+            // Record each reversed step so a second rollback never repeats it.
+            let markDone = { [reporter] in
+                guard !checkMode else { return }
+                do { try JournalReader.markUndone(run, seq: entry.seq) } catch { reporter.report(.warning("\(error)")) }
+            }
             let label = "\(undo.summary)" + (entry.task.map { " (task: \($0))" } ?? "")
             do {
                 let connection = try await connections.connection(for: host, variables: entry.connection?.dictValue ?? [:])
@@ -54,9 +64,11 @@ public struct Rollback: Sendable {
                     reporter.report(.rollbackStep(host: host, summary: label, status: .failed, msg: result.msg))
                 } else if result.changed {
                     summary.undone += 1
+                    markDone()
                     reporter.report(.rollbackStep(host: host, summary: label, status: .changed, msg: checkMode ? "would undo" : nil))
                 } else {
                     summary.unchanged += 1
+                    markDone()
                     reporter.report(.rollbackStep(host: host, summary: label, status: .ok, msg: "already as before"))
                 }
             } catch {

@@ -198,8 +198,16 @@ extension PlaybookRunner {
             if o.status == .failed && !o.ignoredFailure { anyFatal = true }
         }
         if anyFatal, let aef = keyword("any_errors_fatal", task, inh) ?? play?.keywords["any_errors_fatal"], aef.asBool == true {
-            for h in batch where hosts[h]?.isActive == true { hosts[h]?.ended = true }
-            playEnded = true
+            if inh.insideRescuableBlock {
+                // As in Ansible: every host of the batch goes to the rescue, not only the one that failed.
+                for h in batch where hosts[h]?.isActive == true {
+                    hosts[h]?.failed = true
+                    hosts[h]?.sentToRescue = true
+                }
+            } else {
+                for h in batch where hosts[h]?.isActive == true { hosts[h]?.ended = true }
+                playEnded = true
+            }
         }
         if let mfp = play?.keywords["max_fail_percentage"], let pct = Double(mfp.stringified) {
             let failed = batch.filter { hosts[$0]?.failed == true || hosts[$0]?.unreachable == true }.count
