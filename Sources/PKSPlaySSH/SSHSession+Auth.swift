@@ -50,8 +50,11 @@ extension SSHSession {
                     tried.append("key \(path) (encrypted and no passphrase: set PKSPLAY_SSH_PASSPHRASE)")
                     continue
                 }
+                // For an encrypted key, no .pub: libssh2 then decrypts the private key before it talks
+                // to the server, so a wrong passphrase shows as such instead of as a rejected key.
+                let publicKey = key.encrypted == true ? nil : key.publicKeyPath
                 let rc = try retry(until: deadline, phase: "authentication") {
-                    pks_userauth_publickey_fromfile(session, user, userLength, key.publicKeyPath, path, passphrase ?? "")
+                    pks_userauth_publickey_fromfile(session, user, userLength, publicKey, path, passphrase ?? "")
                 }
                 if rc == 0 { return "publickey \(path)" }
                 try checkStillConnected(rc, tried: tried + ["key \(path)"], offered: offered)

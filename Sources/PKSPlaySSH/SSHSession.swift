@@ -70,8 +70,14 @@ final class SSHSession {
         let deadline = ContinuousClock.now + .milliseconds(Int(config.connectTimeout * 1000))
         let rc = try retry(until: deadline, phase: "SSH handshake") { libssh2_session_handshake(session, socket) }
         if rc != 0 {
-            let (_, message) = LibSSH2.lastError(session)
-            throw markDead("SSH handshake with \(config.address) port \(config.port) failed: \(message)")
+            let (code, message) = LibSSH2.lastError(session)
+            var reason = "SSH handshake with \(config.address) port \(config.port) failed: \(message)"
+            if code == LIBSSH2_ERROR_KEX_FAILURE || code == LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE {
+                reason += " (libssh2 \(LibSSH2.version) verifies host keys of type ed25519, ECDSA and RSA with SHA-1 only; "
+                    + "OpenSSH 8.8 and later refuse SHA-1, so a host with only an RSA host key cannot be reached: "
+                    + "give it an ed25519 host key)"
+            }
+            throw markDead(reason)
         }
 
         let (hostKey, kind, blob) = try presentedHostKey()
@@ -160,8 +166,12 @@ final class SSHSession {
             }
             var message = "unknown host key for \(shownName): the server presented \(key), which is not in \(path)"
             if !otherTypes.isEmpty {
-                message += " (the file holds \(otherTypes.map(\.displayName).joined(separator: ", ")) keys for this host "
-                    + "and the server did not offer them: the host may have been reinstalled)"
+                message += " (the file holds \(otherTypes.map(\.displayName).joined(separator: ", ")) keys for this host, "
+                    + "but the handshake settled on \(key.displayType): the host may have been reinstalled"
+                if otherTypes.contains(.rsa) {
+                    message += ", or it refuses the SHA-1 RSA signatures that are all libssh2 \(LibSSH2.version) can verify"
+                }
+                message += ")"
             }
             message += ". Verify the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_\(kind.fileStem)_key.pub), then add it "
                 + "(ssh-keyscan -p \(config.port) -t \(key.type) \(config.address) >> \(path)) or connect with host key policy accept-new"
