@@ -24,8 +24,10 @@ extension SSHSession {
             }
             try retryWait(deadline, phase: "authentication")
         }
-        if libssh2_userauth_authenticated(session) != 0 { return "none (the server asked for no authentication)" }
-        let methods = Set(String(cString: methodList!).split(separator: ",").map(String.init))
+        guard let methodList, libssh2_userauth_authenticated(session) == 0 else {
+            return "none (the server asked for no authentication)"
+        }
+        let methods = Set(String(cString: methodList).split(separator: ",").map(String.init))
         let offered = methods.sorted().joined(separator: ",")
 
         // Key files.
@@ -138,10 +140,9 @@ extension SSHSession {
     private func keyboardInteractive(user: String, password: String, deadline: ContinuousClock.Instant) throws -> Bool {
         // The C callback answers every prompt with the string behind the session's abstract pointer.
         guard let copy = strdup(password) else { return false }
-        let abstract = libssh2_session_abstract(session)
-        abstract?.pointee = UnsafeMutableRawPointer(copy)
+        callbackState.pointee.password = UnsafePointer(copy)
         defer {
-            abstract?.pointee = nil
+            callbackState.pointee.password = nil
             memset(copy, 0, strlen(copy))
             free(copy)
         }

@@ -187,7 +187,7 @@ struct SSHExecTests {
         await connection.close()
     }
 
-    @Test func rejectsAnInvalidEnvironmentName() async throws {
+    @Test func rejectsInvalidRequestsWithoutRunningThem() async throws {
         let sshd = try await TestSSHD.start()
         defer { sshd.stop() }
         let connection = try await SSHConnection.connect(sshd.config())
@@ -195,6 +195,10 @@ struct SSHExecTests {
             try await connection.run("true", environment: ["BAD-NAME": "x"])
         }
         #expect(error?.message.contains("BAD-NAME") == true)
+        await #expect(throws: SSHRequestError.self) { try await connection.exec(ExecRequest("true", timeout: .nan)) }
+        // A zero timeout expires at once; an infinite one is no limit.
+        await #expect(throws: ConnectionError.self) { try await connection.exec(ExecRequest("sleep 5", timeout: 0)) }
+        #expect(try await connection.exec(ExecRequest("echo forever", timeout: .infinity)).stdoutText == "forever\n")
         #expect(try await connection.run("echo fine").stdoutText == "fine\n")
         await connection.close()
     }

@@ -145,7 +145,7 @@ final class TestSSHD: @unchecked Sendable {
             "AuthorizedKeysFile \(directory)/authorized_keys",
             "MaxStartups 200",
             "MaxSessions 20",
-            "LogLevel ERROR",
+            "LogLevel INFO",
         ]
         if options.sftp { config.append("Subsystem sftp internal-sftp") }
         config += options.extraConfig
@@ -164,19 +164,20 @@ final class TestSSHD: @unchecked Sendable {
         let process = try ChildProcess(argv, stdout: nil, stderr: directory + "/sshd.log")
         self.process = process
 
-        // Ready when every address accepts a TCP connection.
+        // Ready when sshd itself says it listens on every address. A successful TCP connect alone
+        // is not proof: another process may hold the port, and then this sshd failed to bind.
+        let expected = addresses.count <= 16 ? addresses : ["0.0.0.0"]
         let deadline = Date().addingTimeInterval(10)
-        var pending = Set(addresses)
-        while !pending.isEmpty {
-            for address in pending where TestSSHD.canConnect(address, port) { pending.remove(address) }
-            if pending.isEmpty { break }
-            if !process.isRunning {
-                let log = (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? ""
-                throw TestSSHDError("sshd exited: \(log)", retryable: log.contains("Address already in use") || log.contains("Cannot bind"))
+        while true {
+            let log = (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? ""
+            if expected.allSatisfy({ log.contains("Server listening on \($0) port \(port).") }) { break }
+            if log.contains("Bind to port") || !process.isRunning {
+                killTree()
+                throw TestSSHDError("sshd could not start: \(log)", retryable: log.contains("Address already in use") || log.contains("Cannot bind"))
             }
             if Date() > deadline {
                 killTree()
-                throw TestSSHDError("sshd not listening on \(pending.sorted()) port \(port) after 10 s", retryable: true)
+                throw TestSSHDError("sshd not listening on port \(port) after 10 s: \(log)", retryable: true)
             }
             usleep(10_000)
         }
@@ -185,7 +186,7 @@ final class TestSSHD: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// The sshd log (LogLevel ERROR), for failing tests to show.
+    /// The sshd log (LogLevel INFO), for failing tests to show.
     var log: String { (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? "" }
 
     /// Kills sshd and every process under it (sessions included), then removes the temp dir.
@@ -205,6 +206,12 @@ final class TestSSHD: @unchecked Sendable {
         victims.removeAll { $0 <= 1 }
         for victim in victims { kill(victim, SIGKILL) }
         _ = process.wait()
+    }
+
+    /// Stops (SIGSTOP) every process under sshd, sessions included, as a hung host would be: the
+    /// kernel still acknowledges TCP, but nothing answers. ``stop()`` kills them.
+    func freezeSessions() {
+        for pid in TestSSHD.descendants(of: process.pid) where pid > 1 { kill(pid, SIGSTOP) }
     }
 
     /// PIDs of every live process below `root`, from /proc.
@@ -266,19 +273,6 @@ final class TestSSHD: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func canConnect(_ host: String, _ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     struct Output {
