@@ -173,8 +173,8 @@ extension SSHSession {
             return "cannot load it: \(message)"
         case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
             if key.isRSA {
-                return "rejected by the server; libssh2 1.10 signs RSA keys with SHA-1 (ssh-rsa), which OpenSSH 8.8 "
-                    + "and later refuse: use an ed25519 or ECDSA key"
+                return "rejected by the server; libssh2 \(LibSSH2.version) signs RSA keys with SHA-1 (ssh-rsa), which OpenSSH 8.8 "
+                    + "and later refuse unless PubkeyAcceptedAlgorithms allows ssh-rsa: use an ed25519 or ECDSA key"
             }
             return "rejected by the server: its public key is not in the user's authorized_keys?"
         default:

@@ -86,7 +86,7 @@ final class SSHSession {
             if code == LIBSSH2_ERROR_KEX_FAILURE || code == LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE {
                 reason += " (libssh2 \(LibSSH2.version) verifies host keys of type ed25519, ECDSA and RSA with SHA-1 only; "
                     + "OpenSSH 8.8 and later refuse SHA-1, so a host with only an RSA host key cannot be reached: "
-                    + "give it an ed25519 host key)"
+                    + "give it an ed25519 host key, or allow HostKeyAlgorithms +ssh-rsa on it)"
             }
             throw markDead(reason)
         }

@@ -73,6 +73,19 @@ struct SSHAuthenticationTests {
         #expect(unreachableReason(error)?.contains("use an ed25519 or ECDSA key") == true)
     }
 
+    @Test func rsaClientKeyWorksWhereTheServerStillAcceptsSHA1() async throws {
+        var options = TestSSHD.Options()
+        options.extraConfig = ["PubkeyAcceptedAlgorithms +ssh-rsa"]
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let key = sshd.directory + "/client_rsa"
+        try TestSSHD.check(["/usr/bin/ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key])
+        try sshd.authorize(key + ".pub")
+        let connection = try await SSHConnection.connect(sshd.config(keys: [key]))
+        #expect(connection.authentication == "publickey \(key)")
+        await connection.close()
+    }
+
     @Test(.enabled(if: TestSSHD.mountNamespaceWorks, "root's password can only be set in sshd's own mount namespace"))
     func passwordAuthenticationWorksAfterKeysFail() async throws {
         var options = TestSSHD.Options()

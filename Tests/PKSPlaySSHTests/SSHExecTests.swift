@@ -161,19 +161,10 @@ struct SSHExecTests {
         let request = ExecRequest(
             "sleep \(marker); printf '%s|%s' \"$PKS_SECRET\" \"$PKS_TRICKY\"",
             environment: ["PKS_SECRET": secret, "PKS_TRICKY": tricky], timeout: 30)
-        let watcher = Task {
-            var sightings: [String] = []
-            var sawCommandRunning = false
-            while !Task.isCancelled {
-                sightings += processCommandLines(containing: secret)
-                if !processCommandLines(containing: "sleep \(marker)").isEmpty { sawCommandRunning = true }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return (sightings, sawCommandRunning)
-        }
+        // On a thread of its own: a busy cooperative pool must not pause the watch.
+        let watcher = ProcessWatcher(secret: secret, command: "sleep \(marker)")
         let result = try await connection.exec(request)
-        watcher.cancel()
-        let (sightings, sawCommandRunning) = await watcher.value
+        let (sightings, sawCommandRunning) = watcher.stop()
         #expect(result.exitStatus == 0)
         #expect(result.stdoutText == "\(secret)|\(tricky)")
         #expect(sightings.isEmpty, "secret seen in argv: \(sightings)")

@@ -74,3 +74,41 @@ func measure<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
     let elapsed = ContinuousClock.now - start
     return (value, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
+
+/// Scans every process's argv on a dedicated thread until stopped: for `secret` (which must never
+/// appear) and for `command` (which proves the scan ran while the command did).
+final class ProcessWatcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var sightings: [String] = []
+    private var sawCommand = false
+    private let done = DispatchSemaphore(value: 0)
+
+    init(secret: String, command: String) {
+        Thread { [self] in
+            while true {
+                let found = processCommandLines(containing: secret)
+                let running = !processCommandLines(containing: command).isEmpty
+                lock.lock()
+                sightings += found
+                sawCommand = sawCommand || running
+                let finished = stopped
+                lock.unlock()
+                if finished { break }
+                usleep(10_000)
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// Stops the scan; what it saw: argv lines holding the secret, and whether the command ran.
+    func stop() -> ([String], Bool) {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+        done.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return (sightings, sawCommand)
+    }
+}
