@@ -2,7 +2,9 @@
 #define PKSPLAY_CLIBSSH2_SHIM_H
 #include <libssh2.h>
 #include <libssh2_sftp.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,8 +13,40 @@
 // macros. Each wrapper below is the macro spelled out with explicit lengths, so no call
 // depends on strlen over bytes that might not be NUL-terminated.
 
-static inline LIBSSH2_SESSION *pks_session_init(void *abstract) {
-    return libssh2_session_init_ex(NULL, NULL, NULL, abstract);
+/// What the C callbacks of one session share with Swift, behind the session's abstract pointer.
+typedef struct {
+    /// The password keyboard-interactive prompts are answered with, or NULL.
+    const char *password;
+    /// CLOCK_MONOTONIC milliseconds of the last time bytes arrived from the server.
+    long long last_receive_ms;
+} pks_session_state;
+
+static inline long long pks_now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/// libssh2's own receive function, plus a note of when bytes last arrived, so a server that
+/// stops answering keepalives can be told from one that is merely quiet.
+static inline ssize_t pks_recv(libssh2_socket_t socket, void *buffer, size_t length, int flags, void **abstract) {
+    ssize_t received = recv(socket, buffer, length, flags);
+    if (received < 0) {
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+    if (received > 0 && abstract != NULL && *abstract != NULL) {
+        ((pks_session_state *)*abstract)->last_receive_ms = pks_now_ms();
+    }
+    return received;
+}
+
+/// A session whose abstract pointer is `state` and whose reads go through `pks_recv`.
+static inline LIBSSH2_SESSION *pks_session_init(pks_session_state *state) {
+    LIBSSH2_SESSION *session = libssh2_session_init_ex(NULL, NULL, NULL, state);
+    if (session != NULL) {
+        libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)pks_recv);
+    }
+    return session;
 }
 
 static inline int pks_session_disconnect(LIBSSH2_SESSION *session, const char *description) {
@@ -47,14 +81,14 @@ static inline int pks_userauth_publickey_fromfile(LIBSSH2_SESSION *session, cons
     return libssh2_userauth_publickey_fromfile_ex(session, user, userLength, publicKey, privateKey, passphrase);
 }
 
-/// The answer given to every keyboard-interactive prompt: the password kept in the session's
-/// abstract pointer, which Swift sets to a NUL-terminated copy it owns for the session's life.
+/// The answer given to every keyboard-interactive prompt: the password in the session's
+/// `pks_session_state`, which Swift sets to a NUL-terminated copy only while it authenticates.
 static inline void pks_kbdint_answer_password(const char *name, int name_len, const char *instruction,
                                               int instruction_len, int num_prompts,
                                               const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
                                               LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract) {
     (void)name; (void)name_len; (void)instruction; (void)instruction_len; (void)prompts;
-    const char *password = abstract ? (const char *)*abstract : NULL;
+    const char *password = (abstract && *abstract) ? ((pks_session_state *)*abstract)->password : NULL;
     for (int i = 0; i < num_prompts; i++) {
         if (password == NULL) { responses[i].text = NULL; responses[i].length = 0; continue; }
         size_t length = strlen(password);

@@ -11,6 +11,9 @@ enum LibSSH2 {
         if initResult != 0 { throw .transport("libssh2 could not initialise its crypto back end (code \(initResult))") }
     }
 
+    /// The libssh2 version in use, such as `1.10.0`.
+    static var version: String { libssh2_version(0).map { String(cString: $0) } ?? "unknown" }
+
     /// The last error libssh2 recorded on `session`, as its code and message.
     static func lastError(_ session: OpaquePointer?) -> (code: Int32, message: String) {
         guard let session else { return (LIBSSH2_ERROR_SOCKET_NONE, "no session") }

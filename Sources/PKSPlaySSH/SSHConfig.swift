@@ -103,8 +103,12 @@ public struct SSHConfig: Sendable, CustomStringConvertible, CustomReflectable {
         if address.isEmpty { return "the SSH address is empty" }
         if !(1...65535).contains(port) { return "port \(port) is not between 1 and 65535" }
         if user.isEmpty { return "the SSH user is empty" }
-        if !(connectTimeout > 0) { return "the connect timeout must be positive, not \(connectTimeout)" }
-        if keepaliveInterval < 0 { return "the keepalive interval must be 0 (off) or positive, not \(keepaliveInterval)" }
+        if !(connectTimeout > 0 && connectTimeout <= 86_400) {
+            return "the connect timeout must be between 0 and 86400 seconds, not \(connectTimeout)"
+        }
+        if !(0...86_400).contains(keepaliveInterval) {
+            return "the keepalive interval must be 0 (off) to 86400 seconds, not \(keepaliveInterval)"
+        }
         if address.contains("\0") || user.contains("\0") { return "the address or user contains a NUL byte" }
         return nil
     }
@@ -121,14 +125,22 @@ public struct SSHConfig: Sendable, CustomStringConvertible, CustomReflectable {
 /// The user running pksplay: the defaults for the remote user and `~`.
 enum LocalUser {
     static var name: String {
-        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
-        return ProcessInfo.processInfo.environment["USER"] ?? "root"
+        passwordEntry { String(cString: $0.pw_name) } ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
     }
 
     static var home: String {
         if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
-        if let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir { return String(cString: dir) }
-        return "/"
+        return passwordEntry { String(cString: $0.pw_dir) } ?? "/"
+    }
+
+    /// Reads this user's passwd entry with `getpwuid_r`: many sessions may ask at once, and
+    /// `getpwuid` shares one static buffer between threads.
+    private static func passwordEntry<T>(_ read: (passwd) -> T) -> T? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        guard getpwuid_r(getuid(), &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return read(entry)
     }
 }
 

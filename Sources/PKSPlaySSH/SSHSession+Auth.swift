@@ -24,8 +24,10 @@ extension SSHSession {
             }
             try retryWait(deadline, phase: "authentication")
         }
-        if libssh2_userauth_authenticated(session) != 0 { return "none (the server asked for no authentication)" }
-        let methods = Set(String(cString: methodList!).split(separator: ",").map(String.init))
+        guard let methodList, libssh2_userauth_authenticated(session) == 0 else {
+            return "none (the server asked for no authentication)"
+        }
+        let methods = Set(String(cString: methodList).split(separator: ",").map(String.init))
         let offered = methods.sorted().joined(separator: ",")
 
         // Key files.
@@ -50,8 +52,11 @@ extension SSHSession {
                     tried.append("key \(path) (encrypted and no passphrase: set PKSPLAY_SSH_PASSPHRASE)")
                     continue
                 }
+                // For an encrypted key, no .pub: libssh2 then decrypts the private key before it talks
+                // to the server, so a wrong passphrase shows as such instead of as a rejected key.
+                let publicKey = key.encrypted == true ? nil : key.publicKeyPath
                 let rc = try retry(until: deadline, phase: "authentication") {
-                    pks_userauth_publickey_fromfile(session, user, userLength, key.publicKeyPath, path, passphrase ?? "")
+                    pks_userauth_publickey_fromfile(session, user, userLength, publicKey, path, passphrase ?? "")
                 }
                 if rc == 0 { return "publickey \(path)" }
                 try checkStillConnected(rc, tried: tried + ["key \(path)"], offered: offered)
@@ -135,10 +140,9 @@ extension SSHSession {
     private func keyboardInteractive(user: String, password: String, deadline: ContinuousClock.Instant) throws -> Bool {
         // The C callback answers every prompt with the string behind the session's abstract pointer.
         guard let copy = strdup(password) else { return false }
-        let abstract = libssh2_session_abstract(session)
-        abstract?.pointee = UnsafeMutableRawPointer(copy)
+        callbackState.pointee.password = UnsafePointer(copy)
         defer {
-            abstract?.pointee = nil
+            callbackState.pointee.password = nil
             memset(copy, 0, strlen(copy))
             free(copy)
         }
@@ -169,8 +173,8 @@ extension SSHSession {
             return "cannot load it: \(message)"
         case LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
             if key.isRSA {
-                return "rejected by the server; libssh2 1.10 signs RSA keys with SHA-1 (ssh-rsa), which OpenSSH 8.8 "
-                    + "and later refuse: use an ed25519 or ECDSA key"
+                return "rejected by the server; libssh2 \(LibSSH2.version) signs RSA keys with SHA-1 (ssh-rsa), which OpenSSH 8.8 "
+                    + "and later refuse unless PubkeyAcceptedAlgorithms allows ssh-rsa: use an ed25519 or ECDSA key"
             }
             return "rejected by the server: its public key is not in the user's authorized_keys?"
         default:

@@ -15,13 +15,32 @@ extension SSHSession {
     /// group leader, so on timeout or cancellation the whole group can be killed.
     func exec(_ request: ExecRequest) throws -> ExecResult {
         try ensureAlive()
-        let deadline = request.timeout.map { ContinuousClock.now + .milliseconds(Int(max($0, 0) * 1000)) }
+        let deadline = try SSHSession.deadline(afterSeconds: request.timeout)
         var envFile: String?
         if !request.environment.isEmpty {
-            envFile = try writeEnvironmentFile(request.environment, deadline: deadline)
+            let path = SSHSession.environmentFilePath()
+            do {
+                try writeEnvironmentFile(request.environment, to: path, deadline: deadline)
+            } catch SessionFailure.timedOut {
+                killRemote(pid: nil, cleanup: path)
+                throw SessionFailure.timedOut
+            } catch SessionFailure.cancelled {
+                killRemote(pid: nil, cleanup: path)
+                throw SessionFailure.cancelled
+            }
+            envFile = path
         }
         let command = SSHSession.wrap(request.command, environmentFile: envFile)
         return try runCommand(command, stdin: request.stdin ?? Data(), deadline: deadline, cleanup: envFile, onOutput: request.onOutput)
+    }
+
+    /// The instant `seconds` from now; nil for no limit (nil or infinity).
+    static func deadline(afterSeconds seconds: Double?) throws -> ContinuousClock.Instant? {
+        guard let seconds, seconds != .infinity else { return nil }
+        guard !seconds.isNaN else { throw SessionFailure.invalidRequest("the command timeout is not a number") }
+        // Beyond a year is no limit in practice, and would overflow the clock arithmetic.
+        guard seconds < 31_536_000 else { return nil }
+        return ContinuousClock.now + .milliseconds(Int(max(seconds, 0) * 1000))
     }
 
     static let pidFramePrefix = "printf '\\036pks%d\\036' \"$$\" >&2\n"
@@ -64,8 +83,9 @@ extension SSHSession {
         } catch let error as SessionFailure {
             switch error {
             case .timedOut, .cancelled:
-                abandon(channel)
+                // Kill first: the server closes the channel only once the command's output ends.
                 if !state.remoteEOF || cleanup != nil { killRemote(pid: state.remoteEOF ? nil : state.frame.pid, cleanup: cleanup) }
+                abandon(channel)
             default:
                 if deadReason == nil { abandon(channel) }
             }
@@ -155,7 +175,41 @@ extension SSHSession {
                 state.finishStderr()
                 return
             }
-            if !progressed { try waitSocket(until: deadline) }
+            if !progressed {
+                do {
+                    try waitSocket(until: deadline)
+                } catch SessionFailure.timedOut {
+                    finishPending(pending, channel, stdin: stdin, offset: offset)
+                    throw SessionFailure.timedOut
+                } catch SessionFailure.cancelled {
+                    finishPending(pending, channel, stdin: stdin, offset: offset)
+                    throw SessionFailure.cancelled
+                }
+            }
+        }
+    }
+
+    /// Completes a half-sent packet before giving up on a command, so the calls that follow (the
+    /// kill, the channel close) are not refused by libssh2. Bounded; on failure the session is
+    /// left to report what broke.
+    private func finishPending(_ pending: PendingSend?, _ channel: OpaquePointer, stdin: Data, offset: Int) {
+        guard let pending else { return }
+        let saved = cancelFlag
+        cancelFlag = nil
+        defer { cancelFlag = saved }
+        let bound = ContinuousClock.now + .seconds(2)
+        _ = try? retry(until: bound) {
+            switch pending {
+            case .write:
+                let length = min(stdin.count - offset, 64 * 1024)
+                return Int32(clamping: stdin.withUnsafeBytes { raw in
+                    pks_channel_write(channel, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), length)
+                })
+            case .eof:
+                return libssh2_channel_send_eof(channel)
+            case .read:
+                return Int32(clamping: pks_channel_read(channel, 0, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count))
+            }
         }
     }
 
@@ -201,7 +255,7 @@ extension SSHSession {
 
     /// Kills the process group of a command we gave up on (TERM, then KILL after 2 s) and removes
     /// a leftover file. Best effort on a fresh channel: the caller reports the timeout either way.
-    private func killRemote(pid: Int32?, cleanup: String?) {
+    func killRemote(pid: Int32?, cleanup: String?) {
         // The kill runs as a command itself; if it times out too, it must not try to kill itself.
         guard deadReason == nil, !killingRemote else { return }
         killingRemote = true

@@ -49,9 +49,14 @@ extension SSHSession {
 
     // MARK: Environment
 
-    /// Writes `export NAME='value'` lines to a new 0600 file under /tmp and returns its path. The
+    /// A fresh, unguessable path under /tmp for an environment file.
+    static func environmentFilePath() -> String {
+        "/tmp/.pksplay-env-" + (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+    }
+
+    /// Writes `export NAME='value'` lines to a new 0600 file at `path` (which must not exist). The
     /// values travel inside the SSH connection (SFTP, or stdin of `cat`), never on a command line.
-    func writeEnvironmentFile(_ environment: [String: String], deadline: ContinuousClock.Instant?) throws -> String {
+    func writeEnvironmentFile(_ environment: [String: String], to path: String, deadline: ContinuousClock.Instant?) throws {
         var script = ""
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
             guard SSHSession.isValidVariableName(name) else {
@@ -63,7 +68,6 @@ extension SSHSession {
             }
             script += "export \(name)=\(shellQuote(value))\n"
         }
-        let path = "/tmp/.pksplay-env-" + String(UInt64.random(in: .min ... .max), radix: 16) + String(UInt64.random(in: .min ... .max), radix: 16)
         do {
             if let sftp = try sftpChannel() {
                 try sftpWrite(
@@ -80,7 +84,6 @@ extension SSHSession {
         } catch SessionFailure.sftp(_, let reason), SessionFailure.refused(let reason) {
             throw SessionFailure.fileTransfer(path: path, reason: "cannot write the command's environment file: \(reason)")
         }
-        return path
     }
 
     static func isValidVariableName(_ name: String) -> Bool {

@@ -39,14 +39,25 @@ final class SSHSession {
 
     /// One buffer for all reads on this session.
     let buffer: UnsafeMutableRawBufferPointer
+    /// Shared with the C callbacks (keyboard-interactive answers, time of the last bytes received).
+    let callbackState: UnsafeMutablePointer<pks_session_state>
 
     init(config: SSHConfig, wakeFD: Int32) {
         self.config = config
         self.wakeFD = wakeFD
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+        callbackState = .allocate(capacity: 1)
+        callbackState.initialize(to: pks_session_state(password: nil, last_receive_ms: pks_now_ms()))
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        callbackState.deallocate()
+    }
+
+    /// Keepalives that may go unanswered before the server is declared gone (OpenSSH's
+    /// `ServerAliveCountMax`).
+    static let keepaliveCountMax = 3
 
     // MARK: Connect
 
@@ -56,7 +67,7 @@ final class SSHSession {
         let userTimeout = config.keepaliveInterval > 0 ? config.keepaliveInterval * 3 : 0
         socket = try TCPConnector.connect(
             address: config.address, port: config.port, timeout: config.connectTimeout, userTimeoutSeconds: userTimeout)
-        guard let session = pks_session_init(nil) else {
+        guard let session = pks_session_init(callbackState) else {
             throw markDead("libssh2 could not allocate a session")
         }
         self.session = session
@@ -70,8 +81,14 @@ final class SSHSession {
         let deadline = ContinuousClock.now + .milliseconds(Int(config.connectTimeout * 1000))
         let rc = try retry(until: deadline, phase: "SSH handshake") { libssh2_session_handshake(session, socket) }
         if rc != 0 {
-            let (_, message) = LibSSH2.lastError(session)
-            throw markDead("SSH handshake with \(config.address) port \(config.port) failed: \(message)")
+            let (code, message) = LibSSH2.lastError(session)
+            var reason = "SSH handshake with \(config.address) port \(config.port) failed: \(message)"
+            if code == LIBSSH2_ERROR_KEX_FAILURE || code == LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE {
+                reason += " (libssh2 \(LibSSH2.version) verifies host keys of type ed25519, ECDSA and RSA with SHA-1 only; "
+                    + "OpenSSH 8.8 and later refuse SHA-1, so a host with only an RSA host key cannot be reached: "
+                    + "give it an ed25519 host key, or allow HostKeyAlgorithms +ssh-rsa on it)"
+            }
+            throw markDead(reason)
         }
 
         let (hostKey, kind, blob) = try presentedHostKey()
@@ -160,8 +177,12 @@ final class SSHSession {
             }
             var message = "unknown host key for \(shownName): the server presented \(key), which is not in \(path)"
             if !otherTypes.isEmpty {
-                message += " (the file holds \(otherTypes.map(\.displayName).joined(separator: ", ")) keys for this host "
-                    + "and the server did not offer them: the host may have been reinstalled)"
+                message += " (the file holds \(otherTypes.map(\.displayName).joined(separator: ", ")) keys for this host, "
+                    + "but the handshake settled on \(key.displayType): the host may have been reinstalled"
+                if otherTypes.contains(.rsa) {
+                    message += ", or it refuses the SHA-1 RSA signatures that are all libssh2 \(LibSSH2.version) can verify"
+                }
+                message += ")"
             }
             message += ". Verify the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_\(kind.fileStem)_key.pub), then add it "
                 + "(ssh-keyscan -p \(config.port) -t \(key.type) \(config.address) >> \(path)) or connect with host key policy accept-new"
@@ -213,11 +234,23 @@ final class SSHSession {
             events = Int16(POLLIN)
             timeout = 20
         }
-        if keepaliveActive, directions & LIBSSH2_SESSION_BLOCK_OUTBOUND == 0 {
-            var next: Int32 = 0
-            let rc = libssh2_keepalive_send(session, &next)
-            if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN { throw failure("sending a keepalive", code: rc) }
-            if next > 0 { timeout = timeout < 0 ? Int(next) * 1000 : min(timeout, Int(next) * 1000) }
+        if keepaliveActive {
+            // Keepalives ask for a reply, so a live server is never silent for long while we wait.
+            let silence = Int(pks_now_ms() - callbackState.pointee.last_receive_ms)
+            let limit = config.keepaliveInterval * SSHSession.keepaliveCountMax * 1000
+            if silence > limit {
+                throw markDead(
+                    "the server at \(config.address) port \(config.port) stopped answering: nothing received for "
+                        + "\(silence / 1000) s despite keepalives every \(config.keepaliveInterval) s")
+            }
+            if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND == 0 {
+                var next: Int32 = 0
+                let rc = libssh2_keepalive_send(session, &next)
+                if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN { throw failure("sending a keepalive", code: rc) }
+                if next > 0 { timeout = timeout < 0 ? Int(next) * 1000 : min(timeout, Int(next) * 1000) }
+            }
+            let untilLimit = max(limit - silence, 0) + 1
+            timeout = timeout < 0 ? untilLimit : min(timeout, untilLimit)
         }
         if let deadline {
             let remaining = (deadline - ContinuousClock.now).milliseconds
@@ -279,6 +312,8 @@ final class SSHSession {
     func ensureAlive() throws {
         guard let reason = deadReason else {
             if session == nil { throw SessionFailure.transport("the connection is closed") }
+            // Keepalive replies are not read while idle; count silence from the start of this job.
+            callbackState.pointee.last_receive_ms = pks_now_ms()
             return
         }
         release(graceful: false)

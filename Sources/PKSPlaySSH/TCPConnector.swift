@@ -51,7 +51,12 @@ enum TCPConnector {
     private static func connectOne(
         _ info: addrinfo, deadline: ContinuousClock.Instant, timeout: Double, shown: String, port: Int
     ) throws(SessionFailure) -> Int32 {
+        // Close-on-exec from the start: a process spawned meanwhile must not inherit the connection.
+        #if canImport(Glibc)
+        let fd = socket(info.ai_family, info.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.ai_protocol)
+        #else
         let fd = socket(info.ai_family, info.ai_socktype, info.ai_protocol)
+        #endif
         if fd < 0 { throw .transport("cannot create a socket: \(String(cString: strerror(errno)))") }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

@@ -1,0 +1,119 @@
+import Foundation
+import PKSPlayCore
+import PKSPlaySSH
+import Testing
+
+@Suite("SSH put and get, over SFTP and through cat")
+struct SSHFileTransferTests {
+    /// With and without the server's SFTP subsystem: the results must be the same.
+    static let transports = [true, false]
+
+    @Test(arguments: transports)
+    func roundTripsEveryByteValue(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/bytes.bin"
+        let bytes = allByteValues(times: 300)
+        try await connection.put(bytes, to: path, mode: nil)
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+        #expect(try await connection.get(path) == bytes)
+        // The host's own checksum agrees with ours on what arrived.
+        let remote = try await connection.run("sha256sum < \(shellQuote(path))").stdoutText.prefix(64)
+        let local = try TestSSHD.run(["/usr/bin/sha256sum", path]).stdout.prefix(64)
+        #expect(remote == local)
+        // An empty file is a file, not an error.
+        try await connection.put(Data(), to: path, mode: nil)
+        #expect(FileManager.default.contents(atPath: path) == Data())
+        #expect(try await connection.get(path) == Data())
+        await connection.close()
+    }
+
+    @Test(arguments: transports)
+    func setsTheModeBeforeWritingAndKeepsItWhenNotGiven(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let secret = sshd.directory + "/secret"
+        try await connection.put(Data("pw".utf8), to: secret, mode: 0o600)
+        #expect(permissions(secret) == 0o600)
+        try await connection.put(Data("script".utf8), to: secret, mode: 0o755)
+        #expect(permissions(secret) == 0o755)
+        #expect(FileManager.default.contents(atPath: secret) == Data("script".utf8))
+        // No mode: an existing file keeps its mode, a new one gets 0644 (umask 022 on the host).
+        try await connection.put(Data("again".utf8), to: secret, mode: nil)
+        #expect(permissions(secret) == 0o755)
+        let fresh = sshd.directory + "/fresh"
+        try await connection.put(Data("new".utf8), to: fresh, mode: nil)
+        #expect(permissions(fresh) == 0o644)
+        await connection.close()
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func transfersTwentyMegabytes() async throws {
+        let sshd = try await TestSSHD.start()
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let data = randomData(20 << 20)
+        let path = sshd.directory + "/big.bin"
+        let (_, up) = try await measure { try await connection.put(data, to: path, mode: 0o640) }
+        let (back, down) = try await measure { try await connection.get(path) }
+        #expect(back == data)
+        #expect(FileManager.default.contents(atPath: path) == data)
+        print("SFTP 20 MB: put \(String(format: "%.2f", up)) s, get \(String(format: "%.2f", down)) s")
+        await connection.close()
+    }
+
+    @Test(arguments: transports)
+    func reportsMissingFilesAndDirectories(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let missing = sshd.directory + "/no-such-file"
+        let readError = await #expect(throws: ConnectionError.self) { try await connection.get(missing) }
+        guard case .fileTransfer(let path, let reason)? = readError else {
+            Issue.record("expected a file transfer error, got \(String(describing: readError))")
+            return
+        }
+        #expect(path == missing)
+        #expect(reason.lowercased().contains("no such file"))
+        let orphan = sshd.directory + "/no-such-dir/file"
+        let writeError = await #expect(throws: ConnectionError.self) { try await connection.put(Data("x".utf8), to: orphan, mode: nil) }
+        guard case .fileTransfer(let writePath, _)? = writeError else {
+            Issue.record("expected a file transfer error, got \(String(describing: writeError))")
+            return
+        }
+        #expect(writePath == orphan)
+        // The session survives a failed transfer.
+        #expect(try await connection.run("echo ok").stdoutText == "ok\n")
+        await connection.close()
+    }
+
+    @Test func environmentTravelsThroughCatWithoutSFTP() async throws {
+        var options = TestSSHD.Options()
+        options.sftp = false
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let secret = "no-sftp-\(UInt64.random(in: 1...UInt64.max))"
+        let result = try await connection.run("printf %s \"$TOKEN\"", environment: ["TOKEN": secret])
+        #expect(result.stdoutText == secret)
+        await connection.close()
+    }
+
+    @Test func rejectsAModeOutOfRange() async throws {
+        let sshd = try await TestSSHD.start()
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        await #expect(throws: SSHRequestError.self) {
+            try await connection.put(Data(), to: sshd.directory + "/x", mode: 0o17777)
+        }
+        await connection.close()
+    }
+}
