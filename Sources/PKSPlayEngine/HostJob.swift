@@ -221,6 +221,7 @@ struct HostJob: Sendable {
         }
         let action = canonicalAction(task.action)
         if action == "gather_facts" || action == "setup" { return await gatherFacts(sc) }
+        if let injected = FaultInjection.failure(task: task.displayName, host: host) { return failedOutcome(injected) }
         guard let module = engine.registry.module(named: task.action) else {
             return failedOutcome("couldn't resolve module/action '\(task.action)'")
         }

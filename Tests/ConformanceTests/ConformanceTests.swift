@@ -85,7 +85,17 @@ struct ConformanceTests {
         return out
     }
 
-    static func run(_ args: [String], in dir: String) throws -> (Int32, String, String) {
+    /// Runs pksplay on a thread of its own, so waiting for it never holds one of Swift's few
+    /// cooperative threads (other tests' timers would starve).
+    static func run(_ args: [String], in dir: String) async throws -> (Int32, String, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runBlocking(args, in: dir) })
+            }
+        }
+    }
+
+    static func runBlocking(_ args: [String], in dir: String) throws -> (Int32, String, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -109,7 +119,7 @@ struct ConformanceTests {
     }
 
     @Test("conformance playbook", arguments: playbooks)
-    func playbook(_ name: String) throws {
+    func playbook(_ name: String) async throws {
         let path = Self.playbookDir.appendingPathComponent(name).path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let e = Self.expectations(text)
@@ -120,7 +130,7 @@ struct ConformanceTests {
         if !e.args.contains("-i") { args += ["-i", "localhost,"] }
         args += e.args
         // The JSON stream gives exact counters; the human stream is what users read.
-        let (code, json, jsonErr) = try Self.run(args + ["--format", "json"], in: tmp)
+        let (code, json, jsonErr) = try await Self.run(args + ["--format", "json"], in: tmp)
         #expect(code == e.exit, "exit code of \(name): \(code)\nstdout:\n\(json)\nstderr:\n\(jsonErr)")
         var recap: [String: [String: Int]] = [:]
         for line in json.split(separator: "\n") where line.contains("\"event\": \"recap\"") {
@@ -147,7 +157,7 @@ struct ConformanceTests {
             defer { try? FileManager.default.removeItem(atPath: tmp2) }
             var hargs = args
             hargs[5] = "tmp=\(tmp2)"
-            let (_, human, humanErr) = try Self.run(hargs, in: tmp2)
+            let (_, human, humanErr) = try await Self.run(hargs, in: tmp2)
             let all = human + humanErr
             for want in e.output { #expect(all.contains(want), "\(name): output lacks '\(want)'\n\(all)") }
             for unwanted in e.noOutput { #expect(!all.contains(unwanted), "\(name): output has '\(unwanted)'\n\(all)") }

@@ -99,9 +99,7 @@ public enum MoveModule: Module, HasFileModuleExamples {
         if pst.device != sst.device {
             return .failure("cannot move \(src) to \(dest) atomically: they are on different file systems (device \(sst.device) and \(pst.device)); choose a dest on the same file system, or copy and remove", values: values)
         }
-        // The moved path's identity: undo moves back only this very file or directory, never
-        // whatever else later sits at dest (a restored original after an earlier rollback).
-        var undo: ValueDict = ["src": .string(src), "dest": .string(dest), "inode": .string(String(sst.inode)), "device": .string(String(sst.device))]
+        var undo: ValueDict = ["src": .string(src), "dest": .string(dest)]
         var backupPath: String?
         if let dst = d.lstat {
             guard force else { return .failure("\(dest) already exists; set force: true to replace it (backup: true keeps the old one)", values: values) }
@@ -159,14 +157,6 @@ public enum MoveModule: Module, HasFileModuleExamples {
             let inspection = try await fs.inspect([src, dest] + (backup.map { [$0] } ?? []))
             var notes: [String] = []
             var destFree = !inspection.infos[1].exists
-            let destIsOurs: Bool = {
-                guard let inode = d["inode"]?.stringValue, let device = d["device"]?.stringValue else { return true }
-                guard let st = inspection.infos[1].lstat else { return false }
-                return String(st.inode) == inode && String(st.device) == device
-            }()
-            if inspection.infos[1].exists && !destIsOurs && !inspection.infos[0].exists {
-                return ModuleResult(msg: "nothing to undo: \(dest) is not what this run moved there (\(src) absent); left as it is")
-            }
             if !inspection.infos[0].exists && inspection.infos[1].exists {
                 if !context.checkMode {
                     try await fs.sh(#"mv -T -- "$1" "$2""#, [dest, src], what: "moving \(dest) back to \(src)")
