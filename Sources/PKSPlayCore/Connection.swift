@@ -1,6 +1,7 @@
 import Foundation
 
-/// One command to run on a target, through `/bin/sh -c` there.
+/// One command to run on a target: a POSIX shell command line, run by `/bin/sh -c` locally and by
+/// the login user's shell over SSH (as sshd runs commands).
 public struct ExecRequest: Sendable {
     /// A POSIX shell command line; callers quote arguments with ``shellQuote(_:)``.
     public var command: String
@@ -69,7 +70,7 @@ public enum ConnectionError: Error, Sendable, Hashable, CustomStringConvertible 
 public protocol Connection: AnyObject, Sendable {
     /// The inventory name of the host this connection reaches.
     var hostName: String { get }
-    /// Runs `request.command` through `/bin/sh -c` on the target.
+    /// Runs `request.command` through a POSIX shell on the target.
     func exec(_ request: ExecRequest) async throws -> ExecResult
     /// Writes `data` to `path` on the target, replacing it; `mode` (for example `0o600`) is set
     /// before any content is written when given.
