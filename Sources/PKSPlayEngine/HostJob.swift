@@ -485,9 +485,10 @@ struct HostJob: Sendable {
             base = try await engine.connections.connection(for: targetHost, variables: vars)
         }
         var env: [String: String] = [:]
-        if let e = kw("environment") {
+        // The inherited environments first, then the task's own, so the task's keys win.
+        for e in [inh.keywords["environment"], task.keywords["environment"]].compactMap({ $0 }) {
             let rendered = try engine.templates.renderValue(e, sc)
-            let dicts: [Value] = rendered.listValue ?? [rendered]
+            let dicts: [Value] = (rendered.listValue ?? [rendered]).flatMap { $0.listValue ?? [$0] }
             for d in dicts {
                 guard let dd = d.dictValue else { throw TaskFailure("'environment' must be a dictionary or a list of them") }
                 for (k, v) in dd { env[k] = v.stringified }
