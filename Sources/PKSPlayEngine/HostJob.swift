@@ -134,6 +134,8 @@ struct HostJob: Sendable {
             o.result = .dict(r)
             var label = item.stringified
             if let l = control["label"] { label = (try? engine.templates.renderValue(l, itemScope).stringified) ?? label }
+            // The item itself may be the secret: Ansible shows `(item=None)` under no_log.
+            if itemNoLog(itemScope) { label = "None" }
             engine.reporter.report(.hostResult(HostTaskResult(
                 host: host, delegatedTo: target == host ? nil : target, status: o.status, itemLabel: label, result: censor(o.result, noLog: itemNoLog(itemScope)),
                 diffs: diffs(of: o.result, noLog: itemNoLog(itemScope)), ignored: o.ignoredFailure, noLog: itemNoLog(itemScope))))
