@@ -199,6 +199,31 @@ struct JournalRollbackTests {
         #expect(!text.contains(secret))
     }
 
+    @Test("a no_log task's own undo: steps that use a secret keep it out of the journal")
+    func secretInTaskUndo() async throws {
+        let secret = "undo-s3cr3t-91"
+        let f = try await Self.runFixture(playbook: """
+            - hosts: all
+              gather_facts: false
+              vars:
+                secret: \(secret)
+              tasks:
+                - name: set a password
+                  shell: echo set > $TMP/made
+                  no_log: true
+                  undo:
+                    - shell: echo {{ secret }} > $TMP/undo-log
+            """)
+        #expect(f.run.summary.exitCode == 0)
+        let text = try String(contentsOfFile: f.journal.path, encoding: .utf8)
+        #expect(text.contains("set a password"))
+        // The undo steps are journaled rendered, so rollback can run them without the playbook's
+        // variables; a secret they use lands in the (0600) journal. Needs a design decision.
+        withKnownIssue("task-level undo steps are journaled with their secrets rendered") {
+            #expect(!text.contains(secret))
+        }
+    }
+
     @Test("check-mode runs journal nothing to undo")
     func checkModeJournalsNothing() async throws {
         let dir = try TemporaryDirectory(prefix: "pksplay-journal")
