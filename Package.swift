@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PKSPlayModulesTests", dependencies: ["PKSPlayModules", "PKSPlayTestSupport"]),
         .testTarget(
             name: "PKSPlayEngineTests",
-            dependencies: ["PKSPlayEngine", "PKSPlayModules", "PKSPlayTestSupport"]
+            dependencies: ["PKSPlayEngine", "PKSPlayModules", "PKSPlayTestSupport", "PKSPlayLoader", "PKSPlayLocal"]
         ),
         .testTarget(name: "ConformanceTests", dependencies: ["pksplay"]),
     ],

@@ -134,6 +134,8 @@ struct HostJob: Sendable {
             o.result = .dict(r)
             var label = item.stringified
             if let l = control["label"] { label = (try? engine.templates.renderValue(l, itemScope).stringified) ?? label }
+            // The item itself may be the secret: Ansible shows `(item=None)` under no_log.
+            if itemNoLog(itemScope) { label = "None" }
             engine.reporter.report(.hostResult(HostTaskResult(
                 host: host, delegatedTo: target == host ? nil : target, status: o.status, itemLabel: label, result: censor(o.result, noLog: itemNoLog(itemScope)),
                 diffs: diffs(of: o.result, noLog: itemNoLog(itemScope)), ignored: o.ignoredFailure, noLog: itemNoLog(itemScope))))
@@ -485,9 +487,10 @@ struct HostJob: Sendable {
             base = try await engine.connections.connection(for: targetHost, variables: vars)
         }
         var env: [String: String] = [:]
-        if let e = kw("environment") {
+        // The inherited environments first, then the task's own, so the task's keys win.
+        for e in [inh.keywords["environment"], task.keywords["environment"]].compactMap({ $0 }) {
             let rendered = try engine.templates.renderValue(e, sc)
-            let dicts: [Value] = rendered.listValue ?? [rendered]
+            let dicts: [Value] = (rendered.listValue ?? [rendered]).flatMap { $0.listValue ?? [$0] }
             for d in dicts {
                 guard let dd = d.dictValue else { throw TaskFailure("'environment' must be a dictionary or a list of them") }
                 for (k, v) in dd { env[k] = v.stringified }

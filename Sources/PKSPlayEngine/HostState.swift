@@ -54,6 +54,9 @@ struct Inherited: Sendable {
                 out.tags.formUnion(Engine.tagList(value))
             case "vars":
                 if case .dict(let d) = value { out.blockVars.merge(d) }
+            case "environment":
+                // Environments add up from the play inward (Ansible extends the list); the innermost key wins.
+                out.keywords[name] = .list((out.keywords[name].map { $0.listValue ?? [$0] } ?? []) + (value.listValue ?? [value]))
             default:
                 if Inherited.inheritedKeywords.contains(name) { out.keywords[name] = value }
             }

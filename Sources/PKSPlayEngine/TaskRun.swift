@@ -315,7 +315,12 @@ extension PlaybookRunner {
                 reporter.report(.message("ending play for \(h)"))
             }
         case "clear_host_errors":
-            for h in batch where hosts[h]?.failed == true { hosts[h]?.failed = false }
+            // As in ansible-core 2.19: the failed hosts are back for the next plays, not for the
+            // rest of this one (they left its host list when they failed).
+            for h in batch where hosts[h]?.failed == true {
+                hosts[h]?.failed = false
+                hosts[h]?.ended = true
+            }
         case "clear_facts":
             for h in applies { hosts[h]?.facts = [:] }
         case "reset_connection":

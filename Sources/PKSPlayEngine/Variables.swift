@@ -12,15 +12,16 @@ struct VariableLayers: Sendable {
     var roleVars: ValueDict = [:]
     var block: ValueDict = [:]
     var task: ValueDict = [:]
-    var includeParams: ValueDict = [:]
     var hostVars: ValueDict = [:]  // set_fact and register
+    /// Role params and include params outrank set_fact and register, as in Ansible.
+    var includeParams: ValueDict = [:]
     var extra: ValueDict = [:]
     var magic: ValueDict = [:]
 
     /// One dictionary in which the highest layer wins.
     func merged() -> ValueDict {
         var out = roleDefaults
-        for layer in [inventory, facts, play, varsFiles, roleVars, block, task, includeParams, hostVars, extra, magic] {
+        for layer in [inventory, facts, play, varsFiles, roleVars, block, task, hostVars, includeParams, extra, magic] {
             out.merge(layer)
         }
         return out

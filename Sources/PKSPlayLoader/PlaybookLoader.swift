@@ -108,6 +108,8 @@ public struct PlaybookLoader: TaskSource {
             ctx.error("import_playbook nested more than 32 deep (a playbook importing itself?)", at: SourceLocation(file: path, line: 0, column: 0))
             return []
         }
+        ctx.playbookStack.append(path)
+        defer { ctx.playbookStack.removeLast() }
         let root: YNode?
         do {
             let (node, warnings) = try YAMLReader.load(file: path)
@@ -137,8 +139,19 @@ public struct PlaybookLoader: TaskSource {
                     ctx.error("import_playbook needs a file name", at: imp.value.location)
                     continue
                 }
-                let target = v.stringified.hasPrefix("/") ? v.stringified : (dir as NSString).appendingPathComponent(v.stringified)
-                var imported = loadPlays((target as NSString).standardizingPath, ctx, importDepth: importDepth + 1)
+                let target = ((v.stringified.hasPrefix("/") ? v.stringified : (dir as NSString).appendingPathComponent(v.stringified)) as NSString).standardizingPath
+                // Checked here so the error points at the import, not at a file that is not there.
+                if ctx.playbookStack.contains(target) {
+                    ctx.error("import_playbook cycle: \(LoadContext.chain(ctx.playbookStack, to: target))", at: imp.keyLocation,
+                              hint: "remove the import that leads back to a playbook already being imported")
+                    continue
+                }
+                guard FileManager.default.fileExists(atPath: target) else {
+                    ctx.error("import_playbook: file not found: \(v.stringified)", at: imp.keyLocation,
+                              hint: "check the path; relative paths are taken from the folder of the file that names them (looked for \(target))")
+                    continue
+                }
+                var imported = loadPlays(target, ctx, importDepth: importDepth + 1)
                 // Keywords beside import_playbook (when, tags, vars) reach every imported play.
                 for (k, kl, vn) in map where k != imp.key {
                     if k == "vars", case .dict(let d) = vn.value {
@@ -332,6 +345,8 @@ public struct PlaybookLoader: TaskSource {
             ctx.error("task files import each other more than 64 deep (an import loop?)", at: SourceLocation(file: path, line: 0, column: 0))
             return []
         }
+        ctx.taskFileStack.append(path)
+        defer { ctx.taskFileStack.removeLast() }
         let root: YNode?
         do {
             let (node, warnings) = try YAMLReader.load(file: path)
@@ -437,7 +452,18 @@ public struct PlaybookLoader: TaskSource {
                     ctx.error("import_tasks cannot use a variable in its file name ('\(file)')", at: argNode.location, hint: "use include_tasks, which is evaluated at run time")
                     return nil
                 }
-                let path = resolve(file, relativeTo: dir, role: role)
+                let path = (resolve(file, relativeTo: dir, role: role) as NSString).standardizingPath
+                // Checked here so the error points at the import, not at a file that is not there.
+                if ctx.taskFileStack.contains(path) {
+                    ctx.error("import_tasks cycle: \(LoadContext.chain(ctx.taskFileStack, to: path))", at: actionLoc,
+                              hint: "a task file cannot import itself; use include_tasks with a condition for a loop that ends")
+                    return nil
+                }
+                guard FileManager.default.fileExists(atPath: path) else {
+                    ctx.error("import_tasks: file not found: \(file)", at: actionLoc,
+                              hint: "check the path; relative paths are taken from the folder of the file that names them (looked for \(path))")
+                    return nil
+                }
                 let nodes = loadTaskFile(path, ctx, depth: depth + 1, role: role)
                 var kw = keywords
                 if case .dict(let v)? = kw.values["vars"] { kw.values["vars"] = .dict(v) }
@@ -594,6 +620,15 @@ public struct PlaybookLoader: TaskSource {
 /// Collects diagnostics while loading.
 final class LoadContext {
     var diagnostics: [Diagnostic] = []
+    /// Playbooks and task files being loaded, outermost first: an import of one of them is a cycle.
+    var playbookStack: [String] = []
+    var taskFileStack: [String] = []
+
+    /// `a.yml → b.yml → a.yml` for a cycle back to `path`.
+    static func chain(_ stack: [String], to path: String) -> String {
+        let from = stack.lastIndex(of: path) ?? 0
+        return (stack[from...] + [path]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
+    }
 
     func error(_ message: String, at location: SourceLocation, hint: String? = nil) {
         diagnostics.append(Diagnostic(message, at: location, hint: hint))

@@ -55,8 +55,27 @@ enum YAMLReader {
             throw Diagnostic("file not found: \(file)", at: SourceLocation(file: file, line: 0, column: 0),
                              hint: "check the path; relative paths are taken from the folder of the file that names them")
         }
-        let doc = try YAMLValue.loadFile(file)
+        let doc: YAMLDocument
+        do { doc = try YAMLValue.loadFile(file) } catch let d as Diagnostic { throw unquotedTemplate(d) ?? d }
         return (doc.isEmpty ? nil : node(doc.root), doc.warnings)
+    }
+
+    /// `msg: {{ x }}` reads as a flow mapping inside a mapping, which YAML reports in its own
+    /// terms; say what Ansible says instead: the template must be quoted.
+    static func unquotedTemplate(_ d: Diagnostic) -> Diagnostic? {
+        guard let loc = d.location, loc.line > 0, !d.message.contains("{{"),
+              let handle = FileHandle(forReadingAtPath: loc.file) else { return nil }
+        defer { try? handle.close() }
+        // Only the start of the file is read: the line is near a nesting error, and files can be large.
+        let head = (try? handle.read(upToCount: 1 << 20)) ?? Data()
+        let lines = String(decoding: head, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard loc.line <= lines.count else { return nil }
+        let line = lines[loc.line - 1]
+        guard let open = line.range(of: #"(:|^\s*-)\s+\{\{"#, options: .regularExpression),
+              let braces = line.range(of: "{{", range: open) else { return nil }
+        let column = line.distance(from: line.startIndex, to: braces.lowerBound) + 1
+        return Diagnostic("a value starting with '{{' must be quoted", at: SourceLocation(file: loc.file, line: loc.line, column: column),
+                          hint: "YAML reads an unquoted {{ as a mapping; write it in quotes: \"{{ ... }}\"")
     }
 
     static func parse(_ text: String, file: String) throws -> YNode? {

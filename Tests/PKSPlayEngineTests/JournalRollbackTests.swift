@@ -1,0 +1,236 @@
+import Foundation
+import PKSPlayCore
+import PKSPlayEngine
+import PKSPlayLocal
+import PKSPlayModules
+import PKSPlayTestSupport
+import Testing
+
+/// Passes every record to a ``FileJournal`` and notes, at the moment each change is journaled,
+/// whether the file it names already holds the run's new content: a write-ahead journal must be
+/// called before the change is applied.
+final class WriteAheadProbe: ChangeJournal, @unchecked Sendable {
+    let inner: FileJournal
+    let watched: String
+    private let lock = NSLock()
+    private var seen: [Bool] = []
+
+    init(_ inner: FileJournal, watching path: String) {
+        self.inner = inner
+        watched = path
+    }
+
+    /// For each journaled change naming the watched file: did it exist when the change was journaled?
+    var existedWhenJournaled: [Bool] { lock.withLock { seen } }
+
+    func willChange(host: String, task: String, location: PKSPlayCore.SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
+        if undo.summary.contains(watched) || undo.data.stringified.contains(watched) {
+            let exists = FileManager.default.fileExists(atPath: watched)
+            lock.withLock { seen.append(exists) }
+        }
+        try await inner.willChange(host: host, task: task, location: location, undo: undo, connection: connection)
+    }
+
+    func taskEnded(host: String, task: String, status: TaskStatus) async {
+        await inner.taskEnded(host: host, task: task, status: status)
+    }
+}
+
+@Suite("Journal and rollback")
+struct JournalRollbackTests {
+    static let playbook = """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: overwrite existing
+              copy:
+                content: "changed\\n"
+                dest: $TMP/existing.txt
+                mode: "0600"
+            - name: create new
+              copy:
+                content: "new\\n"
+                dest: $TMP/created.txt
+            - name: add a line
+              lineinfile:
+                path: $TMP/lines.txt
+                line: added
+            - name: task undo that applies
+              shell: echo made >> $TMP/made
+              undo:
+                - shell: rm -f $TMP/made; echo undone >> $TMP/undo-log
+            - name: task undo that must not run
+              command: /bin/true
+              changed_when: false
+              undo:
+                - shell: echo wrongly-undone >> $TMP/undo-log
+            - name: command without undo
+              command: touch $TMP/touched
+        """
+
+    struct Fixture {
+        let dir: TemporaryDirectory
+        let state: String
+        let journal: FileJournal
+        let run: EngineRun
+        let probe: WriteAheadProbe
+    }
+
+    static func runFixture(playbook: String = playbook) async throws -> Fixture {
+        let dir = try TemporaryDirectory(prefix: "pksplay-journal")
+        try dir.write("existing.txt", "original\n", mode: 0o640)
+        try dir.write("lines.txt", "a\nb\n", mode: 0o644)
+        let state = dir.file("state")
+        let journal = try FileJournal(stateDirectory: state, playbook: "playbook.yml", inventory: ["localhost,"], checkMode: false, extraVarNames: [])
+        let probe = WriteAheadProbe(journal, watching: dir.file("created.txt"))
+        let run = try await EngineHarness.run(playbook, journal: probe, dir: dir)
+        journal.finish(outcome: run.summary.exitCode == 0 ? "ok" : "failed")
+        return Fixture(dir: dir, state: state, journal: journal, run: run, probe: probe)
+    }
+
+    static func rollback(_ path: String) async throws -> (RollbackSummary, RecordingReporter) {
+        let recorder = RecordingReporter()
+        let pool = ConnectionPool { host, _ in LocalConnection(hostName: host) }
+        let run = try JournalReader.read(path)
+        let summary = await Rollback(registry: StandardModules.registry, connections: pool, reporter: recorder).run(run, checkMode: false)
+        return (summary, recorder)
+    }
+
+    static func mode(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
+    }
+
+    @Test("the journal is 0600 and each change is journaled before it is applied")
+    func writeAhead() async throws {
+        let f = try await Self.runFixture()
+        #expect(f.run.summary.exitCode == 0)
+        #expect(Self.mode(f.journal.path) == 0o600)
+        #expect(Self.mode(f.state) == 0o700)
+        #expect(f.probe.existedWhenJournaled == [false])
+        let journal = try JournalReader.read(f.journal.path)
+        #expect(journal.unreadableLines == 0)
+        #expect(journal.header?.runID == f.journal.runID)
+        #expect(journal.changes.contains { ($0.undo?.summary ?? "").contains("created.txt") || ($0.undo?.data.stringified ?? "").contains("created.txt") })
+    }
+
+    @Test("rollback restores files byte for byte with their modes, removes created files and runs task undos of changed tasks only")
+    func rollbackRestores() async throws {
+        let f = try await Self.runFixture()
+        #expect(f.dir.exists("created.txt"))
+        #expect(f.dir.exists("made"))
+        let (summary, _) = try await Self.rollback(f.journal.path)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f.dir.file("existing.txt"))) == Data("original\n".utf8))
+        #expect(Self.mode(f.dir.file("existing.txt")) == 0o640)
+        #expect(f.run.dir.exists("lines.txt"))
+        #expect(f.run.read("lines.txt") == "a\nb\n")
+        #expect(Self.mode(f.dir.file("lines.txt")) == 0o644)
+        #expect(!f.dir.exists("created.txt"))
+        #expect(!f.dir.exists("made"))
+        #expect(f.run.lines("undo-log") == ["undone"])
+        #expect(summary.notUndoable == 1)
+        #expect(summary.failed == 0)
+        #expect(summary.undone >= 4)
+        #expect(summary.exitCode == 2)
+    }
+
+    @Test("a second rollback changes nothing: the first recorded what it undid")
+    func rollbackTwice() async throws {
+        let f = try await Self.runFixture()
+        let (first, _) = try await Self.rollback(f.journal.path)
+        let afterFirst = try JournalReader.read(f.journal.path)
+        #expect(afterFirst.entries.filter { $0.kind == .undone }.count == first.undone + first.unchanged)
+        let snapshot = try FileManager.default.contentsOfDirectory(atPath: f.dir.path).sorted()
+        let existing = try Data(contentsOf: URL(fileURLWithPath: f.dir.file("existing.txt")))
+        let (second, _) = try await Self.rollback(f.journal.path)
+        #expect(second.undone == 0)
+        #expect(second.failed == 0)
+        #expect(second.notUndoable == first.notUndoable)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.dir.path).sorted() == snapshot)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f.dir.file("existing.txt"))) == existing)
+        #expect(f.run.lines("undo-log") == ["undone"])
+    }
+
+    @Test("a journal whose last line was cut off mid-write is still rolled back")
+    func truncatedLastLine() async throws {
+        let f = try await Self.runFixture()
+        let data = try Data(contentsOf: URL(fileURLWithPath: f.journal.path))
+        // Drop the newline and half of the last line, as a run killed mid-write leaves it.
+        var lines = data.split(separator: 0x0A)
+        let last = lines.removeLast()
+        var cut = Data(lines.joined(separator: [0x0A]))
+        cut.append(0x0A)
+        cut.append(Data(last.prefix(last.count / 2)))
+        try cut.write(to: URL(fileURLWithPath: f.journal.path))
+        let read = try JournalReader.read(f.journal.path)
+        #expect(read.unreadableLines == 1)
+        let (summary, recorder) = try await Self.rollback(f.journal.path)
+        #expect(recorder.warnings.contains { $0.contains("could not be read") })
+        #expect(summary.failed == 0)
+        #expect(!f.dir.exists("created.txt"))
+        #expect(f.run.read("existing.txt") == "original\n")
+    }
+
+    @Test("a secret in a no_log task never reaches the journal file")
+    func secretStaysOut() async throws {
+        let secret = "jrnl-s3cr3t-77"
+        let f = try await Self.runFixture(playbook: """
+            - hosts: all
+              gather_facts: false
+              vars:
+                secret: \(secret)
+              tasks:
+                - name: write the secret
+                  copy:
+                    content: "{{ secret }}"
+                    dest: $TMP/created.txt
+                  no_log: true
+                - name: command with the secret
+                  shell: echo {{ secret }} > $TMP/made
+                  no_log: true
+                - name: edit a line with the secret
+                  lineinfile:
+                    path: $TMP/lines.txt
+                    line: "{{ secret }}"
+                  no_log: true
+            """)
+        #expect(f.run.summary.exitCode == 0)
+        let text = try String(contentsOfFile: f.journal.path, encoding: .utf8)
+        #expect(text.contains("created.txt"))
+        #expect(!text.contains(secret))
+    }
+
+    @Test("a no_log task's own undo: steps that use a secret keep it out of the journal")
+    func secretInTaskUndo() async throws {
+        let secret = "undo-s3cr3t-91"
+        let f = try await Self.runFixture(playbook: """
+            - hosts: all
+              gather_facts: false
+              vars:
+                secret: \(secret)
+              tasks:
+                - name: set a password
+                  shell: echo set > $TMP/made
+                  no_log: true
+                  undo:
+                    - shell: echo {{ secret }} > $TMP/undo-log
+            """)
+        #expect(f.run.summary.exitCode == 0)
+        let text = try String(contentsOfFile: f.journal.path, encoding: .utf8)
+        #expect(text.contains("set a password"))
+        // The undo steps are journaled rendered, so rollback can run them without the playbook's
+        // variables; a secret they use lands in the (0600) journal. Needs a design decision.
+        withKnownIssue("task-level undo steps are journaled with their secrets rendered") {
+            #expect(!text.contains(secret))
+        }
+    }
+
+    @Test("check-mode runs journal nothing to undo")
+    func checkModeJournalsNothing() async throws {
+        let dir = try TemporaryDirectory(prefix: "pksplay-journal")
+        let journal = try FileJournal(stateDirectory: dir.file("state"), playbook: "p", inventory: [], checkMode: true, extraVarNames: [])
+        _ = try await EngineHarness.run(Self.playbook, journal: journal, dir: dir) { $0.checkMode = true }
+        let read = try JournalReader.read(journal.path)
+        #expect(read.changes.isEmpty)
+        #expect(!dir.exists("created.txt"))
+    }
+}
