@@ -17,7 +17,7 @@ export -f on sql
 
 pass() { PASSED=$((PASSED + 1)); echo "  PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); FAILURES+=("$*"); echo "  FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; return 1; fi; }
 section() { echo; echo "=== $*"; }
 
 # pksplay with the lab inventory and a per-suite state directory.
