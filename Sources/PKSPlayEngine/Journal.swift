@@ -79,20 +79,7 @@ public final class FileJournal: ChangeJournal, @unchecked Sendable {
         var e = entry
         seq += 1
         e.seq = seq
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var data = try enc.encode(e)
-        data.append(0x0A)
-        let ok = data.withUnsafeBytes { buf -> Bool in
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else { throw Diagnostic("cannot write the run journal \(path): \(String(cString: strerror(errno)))", at: nil) }
+        try JournalReader.appendSynced(e, to: fd, path: path)
     }
 
     public func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
@@ -182,9 +169,14 @@ extension JournalReader {
         defer { close(fd) }
         var e = JournalEntry(kind: .undone, seq: 0)
         e.undoneSeq = seq
+        try appendSynced(e, to: fd, path: run.path)
+    }
+
+    /// Writes one entry as a JSON line and syncs it to disk before returning.
+    static func appendSynced(_ entry: JournalEntry, to fd: Int32, path: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        var data = try enc.encode(e)
+        var data = try enc.encode(entry)
         data.append(0x0A)
         let ok = data.withUnsafeBytes { buf -> Bool in
             var off = 0
@@ -195,6 +187,6 @@ extension JournalReader {
             }
             return true
         }
-        guard ok, fsync(fd) == 0 else { throw Diagnostic("cannot update the journal \(run.path): \(String(cString: strerror(errno)))", at: nil) }
+        guard ok, fsync(fd) == 0 else { throw Diagnostic("cannot write the run journal \(path): \(String(cString: strerror(errno)))", at: nil) }
     }
 }

@@ -110,15 +110,7 @@ public struct PlaybookLoader: TaskSource {
         }
         ctx.playbookStack.append(path)
         defer { ctx.playbookStack.removeLast() }
-        let root: YNode?
-        do {
-            let (node, warnings) = try YAMLReader.load(file: path)
-            root = node
-            ctx.diagnostics += warnings
-        } catch {
-            ctx.add(error, file: path)
-            return []
-        }
+        guard case .loaded(let root) = ctx.read(path) else { return [] }
         guard let root else {
             ctx.error("the playbook is empty", at: SourceLocation(file: path, line: 1, column: 1), hint: "a playbook is a list of plays: '- hosts: all'")
             return []
@@ -347,15 +339,7 @@ public struct PlaybookLoader: TaskSource {
         }
         ctx.taskFileStack.append(path)
         defer { ctx.taskFileStack.removeLast() }
-        let root: YNode?
-        do {
-            let (node, warnings) = try YAMLReader.load(file: path)
-            root = node
-            ctx.diagnostics += warnings
-        } catch {
-            ctx.add(error, file: path)
-            return []
-        }
+        guard case .loaded(let root) = ctx.read(path) else { return [] }
         guard let root, !root.isNull else { return [] }
         return taskList(root, dir: (path as NSString).deletingLastPathComponent, role: role, ctx, depth: depth, section: "tasks")
     }
@@ -620,6 +604,20 @@ public struct PlaybookLoader: TaskSource {
 /// Collects diagnostics while loading.
 final class LoadContext {
     var diagnostics: [Diagnostic] = []
+
+    enum ReadResult { case loaded(YNode?), failed }
+
+    /// Reads a YAML file, keeping its warnings; a failure is recorded and reported as `.failed`.
+    func read(_ path: String) -> ReadResult {
+        do {
+            let (node, warnings) = try YAMLReader.load(file: path)
+            diagnostics += warnings
+            return .loaded(node)
+        } catch {
+            add(error, file: path)
+            return .failed
+        }
+    }
     /// Playbooks and task files being loaded, outermost first: an import of one of them is a cycle.
     var playbookStack: [String] = []
     var taskFileStack: [String] = []
