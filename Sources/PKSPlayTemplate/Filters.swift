@@ -267,15 +267,16 @@ enum Filters {
         },
         "hash": text(["hashtype"]) { s, p, a in
             let algorithm = try a.string(p[0], "hashtype") ?? "sha1"
-            guard let digest = Digest.hex(algorithm, Array(s.utf8)) else {
-                throw a.failure("unsupported hash type \(algorithm); use one of \(Digest.algorithms.joined(separator: ", "))")
+            guard let kind = Digest.Algorithm(rawValue: algorithm) else {
+                let names = Digest.Algorithm.allCases.map(\.rawValue)
+                throw a.failure("unsupported hash type \(algorithm); use one of \(names.joined(separator: ", "))")
             }
-            return .string(digest)
+            return .string(Digest.hex(Digest.hash(kind, Array(s.utf8))))
         },
         "comment": comment,
-        "checksum": text { s, _, _ in .string(Digest.hex("sha1", Array(s.utf8)) ?? "") },
-        "sha1": text { s, _, _ in .string(Digest.hex("sha1", Array(s.utf8)) ?? "") },
-        "md5": text { s, _, _ in .string(Digest.hex("md5", Array(s.utf8)) ?? "") },
+        "checksum": text { s, _, _ in .string(Digest.hex(Digest.sha1(Array(s.utf8)))) },
+        "sha1": text { s, _, _ in .string(Digest.hex(Digest.sha1(Array(s.utf8)))) },
+        "md5": text { s, _, _ in .string(Digest.hex(Digest.md5(Array(s.utf8)))) },
     ]
 }
 
