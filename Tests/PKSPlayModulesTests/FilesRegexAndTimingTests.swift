@@ -13,6 +13,13 @@ import Testing
         #expect(try PythonRegex(pattern).matches(text) == matches, "\(PythonRegex.translate(pattern).0)")
     }
 
+    /// A negative group number is an error for the user, never an index past the groups (it trapped).
+    @Test(arguments: [#"\g<-1>"#, #"\g<99>"#, #"\g<>"#])
+    func badGroupReferencesAreErrors(_ template: String) throws {
+        let re = try PythonRegex(#"(\w+)"#)
+        #expect(throws: FileModuleError.self) { _ = try re.substitute(in: "abc", template: template) }
+    }
+
     @Test func replacementTemplatesFollowPython() throws {
         let re = try PythonRegex(#"(?P<k>\w+)=(\d)"#)
         #expect(try re.substitute(in: "a=1 b=2", template: #"\2:\g<k>\g<1>0 \\ $1 \n"#).0 == "1:aa0 \\ $1 \n 2:bb0 \\ $1 \n")

@@ -109,7 +109,7 @@ struct PythonRegex: @unchecked Sendable {
         let chars = Array(template)
         var i = 0
         func group(_ n: Int) throws(FileModuleError) {
-            guard n <= groupCount else { throw .invalidRegex(template, "invalid group reference \(n) in the replacement") }
+            guard n >= 0, n <= groupCount else { throw .invalidRegex(template, "invalid group reference \(n) in the replacement") }
             if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
             parts.append(.group(n))
         }
