@@ -56,8 +56,19 @@ public struct Rollback: Sendable {
             }
             let label = "\(undo.summary)" + (entry.task.map { " (task: \($0))" } ?? "")
             do {
-                let connection = try await connections.connection(for: host, variables: entry.connection?.dictValue ?? [:])
-                let result = try await apply(undo, host: host, connection: connection, checkMode: checkMode)
+                let vars = entry.connection?.dictValue ?? [:]
+                let result: ModuleResult
+                do {
+                    let connection = try await connections.connection(for: host, variables: vars)
+                    result = try await apply(undo, host: host, connection: connection, checkMode: checkMode)
+                } catch let error as ConnectionError {
+                    // A host that came back (sshd restarted) or a connect that failed once is tried
+                    // again on a fresh connection before the step is reported failed.
+                    guard case .unreachable = error else { throw error }
+                    await connections.reset(host)
+                    let connection = try await connections.connection(for: host, variables: vars)
+                    result = try await apply(undo, host: host, connection: connection, checkMode: checkMode)
+                }
                 if result.failed {
                     let cannot = (result.msg ?? "").contains("cannot undo")
                     if cannot { summary.notUndoable += 1 } else { summary.failed += 1 }
