@@ -7,7 +7,7 @@ CONFIG ?= debug
 BIN = .build/$(CONFIG)/pksplay
 PREFIX ?= /usr/local
 
-.PHONY: deps build release test unit e2e demo install clean
+.PHONY: deps build release test unit e2e demo install clean bench
 
 # Debian packages the build and the tests need (idempotent; quiet when all are there).
 DEBS = libssh2-1-dev openssh-server pkg-config postgresql-15 podman runc iproute2
@@ -59,6 +59,11 @@ install: release
 	install -D -m 0755 .build/release/pksplay $(PREFIX)/bin/pksplay
 	mkdir -p $(PREFIX)/share/pksplay
 	cp -r Playbooks $(PREFIX)/share/pksplay/
+
+# Speed, side by side with ansible-playbook and a raw OpenSSH floor: bench/run.sh, results in
+# BENCHMARKS.md. Not part of `make test`; needs root; takes about an hour (SKIP_BIG=1: 20 minutes).
+bench: deps
+	SWIFT=$(SWIFT) bench/run.sh
 
 clean:
 	rm -rf .build
