@@ -3,7 +3,7 @@ import PKSPlayCore
 
 /// `blockinfile`: keeps a block of lines between two marker lines, inserting, updating or
 /// removing it, as Ansible 2.19 does.
-public enum BlockInFileModule: Module, HasFileModuleExamples {
+public enum BlockInFileModule: TextFileEditModule, HasFileModuleExamples {
     public static let name = "blockinfile"
 
     public static let arguments = ArgumentSpec([
@@ -90,23 +90,7 @@ public enum BlockInFileModule: Module, HasFileModuleExamples {
                           changed: false, msg: "File ROOT/none not present"),
     ]
 
-    public static func run(_ context: ModuleContext) async throws -> ModuleResult {
-        do {
-            return try await execute(context)
-        } catch TextFileEdit.LoadFailure.result(let r) {
-            return r
-        } catch let error as FileModuleError {
-            return .failure(error)
-        } catch let v as ValidationFailure {
-            return ModuleResult(failed: true, msg: v.lineStyleMessage, values: v.values)
-        }
-    }
-
-    public static func undo(_ record: UndoRecord, _ context: ModuleContext) async throws -> ModuleResult {
-        try await FileUndo.undo(record, context)
-    }
-
-    static func execute(_ context: ModuleContext) async throws -> ModuleResult {
+    public static func execute(_ context: ModuleContext) async throws -> ModuleResult {
         guard let path = context.string("path"), !path.isEmpty else { return .failure("path is required") }
         let validate = context.string("validate")
         try FileWriter.checkValidate(validate)

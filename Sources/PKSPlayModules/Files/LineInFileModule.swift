@@ -3,7 +3,7 @@ import PKSPlayCore
 
 /// `lineinfile`: makes sure one line is in a file (replacing the last line a regexp matches) or
 /// removes every matching line, with Ansible 2.19's exact placement rules.
-public enum LineInFileModule: Module, HasFileModuleExamples {
+public enum LineInFileModule: TextFileEditModule, HasFileModuleExamples {
     public static let name = "lineinfile"
 
     public static let arguments = ArgumentSpec([
@@ -117,23 +117,7 @@ public enum LineInFileModule: Module, HasFileModuleExamples {
                           after: [("f", .file("a\nb\n"))], changed: true, msg: "line added"),
     ]
 
-    public static func run(_ context: ModuleContext) async throws -> ModuleResult {
-        do {
-            return try await execute(context)
-        } catch TextFileEdit.LoadFailure.result(let r) {
-            return r
-        } catch let error as FileModuleError {
-            return .failure(error)
-        } catch let v as ValidationFailure {
-            return ModuleResult(failed: true, msg: v.lineStyleMessage, values: v.values)
-        }
-    }
-
-    public static func undo(_ record: UndoRecord, _ context: ModuleContext) async throws -> ModuleResult {
-        try await FileUndo.undo(record, context)
-    }
-
-    static func execute(_ context: ModuleContext) async throws -> ModuleResult {
+    public static func execute(_ context: ModuleContext) async throws -> ModuleResult {
         guard let path = context.string("path"), !path.isEmpty else { return .failure("path is required") }
         let regexp = context.string("regexp"), search = context.string("search_string"), line = context.string("line")
         var warnings: [String] = []

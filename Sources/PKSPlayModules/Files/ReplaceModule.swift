@@ -3,7 +3,7 @@ import PKSPlayCore
 
 /// `replace`: replaces every match of a Python regular expression (MULTILINE) in a file,
 /// optionally only between `after` and `before` (DOTALL), as Ansible 2.19 does.
-public enum ReplaceModule: Module, HasFileModuleExamples {
+public enum ReplaceModule: TextFileEditModule, HasFileModuleExamples {
     public static let name = "replace"
 
     public static let arguments = ArgumentSpec([
@@ -65,23 +65,7 @@ public enum ReplaceModule: Module, HasFileModuleExamples {
                           msg: "Path ROOT/none does not exist !"),
     ]
 
-    public static func run(_ context: ModuleContext) async throws -> ModuleResult {
-        do {
-            return try await execute(context)
-        } catch TextFileEdit.LoadFailure.result(let r) {
-            return r
-        } catch let error as FileModuleError {
-            return .failure(error)
-        } catch let v as ValidationFailure {
-            return ModuleResult(failed: true, msg: v.lineStyleMessage, values: v.values)
-        }
-    }
-
-    public static func undo(_ record: UndoRecord, _ context: ModuleContext) async throws -> ModuleResult {
-        try await FileUndo.undo(record, context)
-    }
-
-    static func execute(_ context: ModuleContext) async throws -> ModuleResult {
+    public static func execute(_ context: ModuleContext) async throws -> ModuleResult {
         guard let path = context.string("path"), !path.isEmpty else { return .failure("path is required") }
         guard let regexp = context.string("regexp") else { return .failure("missing required argument 'regexp'") }
         let validate = context.string("validate")

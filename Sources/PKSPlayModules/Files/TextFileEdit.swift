@@ -101,3 +101,27 @@ extension String {
     }
     var endsWithLineBreak: Bool { unicodeScalars.last == "\n" || unicodeScalars.last == "\r" }
 }
+
+/// lineinfile, blockinfile and replace: each edits one text file through ``TextFileEdit``; they turn
+/// its failures into results the same way and are undone by ``FileUndo``.
+public protocol TextFileEditModule: Module {
+    static func execute(_ context: ModuleContext) async throws -> ModuleResult
+}
+
+extension TextFileEditModule {
+    public static func run(_ context: ModuleContext) async throws -> ModuleResult {
+        do {
+            return try await execute(context)
+        } catch TextFileEdit.LoadFailure.result(let r) {
+            return r
+        } catch let error as FileModuleError {
+            return .failure(error)
+        } catch let v as ValidationFailure {
+            return ModuleResult(failed: true, msg: v.lineStyleMessage, values: v.values)
+        }
+    }
+
+    public static func undo(_ record: UndoRecord, _ context: ModuleContext) async throws -> ModuleResult {
+        try await FileUndo.undo(record, context)
+    }
+}
