@@ -1,6 +1,12 @@
 # Issue 7: faults, each followed by rollback, both hosts compared to a snapshot taken before the run
 # (files under /srv/pks, roles, settings, slots, which data directory is live, containers, data).
 
+# The journal of the run started after journals.before was written (not an older run's journal,
+# which names the same tasks).
+this_runs_journal() {
+    ls "$PKSPLAY_STATE_DIR" 2>/dev/null | grep '^run-.*\.jsonl$' | grep -v '\.rollback' | grep -vxFf "$E2E_TMP/journals.before" | head -1 | sed "s|^|$PKSPLAY_STATE_DIR/|"
+}
+
 compare_to_before() {
     snapshot pks1 > "$E2E_TMP/f1.after"; snapshot pks2 > "$E2E_TMP/f2.after"
     check "$1: primary as before" diff -u "$E2E_TMP/f1.before" "$E2E_TMP/f1.after"
@@ -25,27 +31,33 @@ for step in "${steps[@]}"; do
 done
 
 section "pksplay killed (SIGKILL) during the swap, then rollback --last"
+ls "$PKSPLAY_STATE_DIR" > "$E2E_TMP/journals.before" 2>/dev/null
 "$PKSPLAY" run failover.yml -i "$INV" "${SECRETS[@]}" --state-dir "$PKSPLAY_STATE_DIR" > "$E2E_TMP/killed.out" 2>&1 &
 pid=$!
 killed=no
-for i in $(seq 1 600); do
-    j=$(ls -t "$PKSPLAY_STATE_DIR"/run-*.jsonl 2>/dev/null | head -1)
+for i in $(seq 1 1500); do
+    j=$(this_runs_journal)
     if [ -n "$j" ] && grep -q "keep the secondary's own data aside" "$j"; then kill -9 $pid; killed=yes; break; fi
     sleep 0.02
 done
 wait $pid 2>/dev/null
 check "pksplay was killed during the swap" test $killed = yes
+run_id=$(basename "$j" .jsonl); run_id=${run_id#run-}
+check "the killed run had journaled its changes" bash -c "[ \$(grep -c '\"kind\":\"change\"' '$j') -ge 5 ]"
 ppr rollback --last > "$E2E_TMP/killed-rb.out" 2>&1
 check "rollback after SIGKILL exits 0" test $? -eq 0 || tail -20 "$E2E_TMP/killed-rb.out"
+check "rollback --last chose the killed run" grep -q "ROLLBACK \[$run_id\]" "$E2E_TMP/killed-rb.out"
+check "the rollback undid the killed run's changes" grep -Eq "ROLLBACK RECAP: undone=[1-9]" "$E2E_TMP/killed-rb.out"
 compare_to_before "killed during the swap"
 
 section "the secondary's SSH sessions killed and sshd frozen mid-run, sshd back, then rollback --last"
 listener=$(pgrep -f "sshd -D -e -f $LAB_STATE/hosts/pks2/ssh/sshd_config" | head -1)
+ls "$PKSPLAY_STATE_DIR" > "$E2E_TMP/journals.before" 2>/dev/null
 "$PKSPLAY" run failover.yml -i "$INV" "${SECRETS[@]}" --state-dir "$PKSPLAY_STATE_DIR" > "$E2E_TMP/ssh.out" 2>&1 &
 pid=$!
 cut=no
-for i in $(seq 1 600); do
-    j=$(ls -t "$PKSPLAY_STATE_DIR"/run-*.jsonl 2>/dev/null | head -1)
+for i in $(seq 1 1500); do
+    j=$(this_runs_journal)
     if [ -n "$j" ] && grep -q "staging directory" "$j"; then
         kill -STOP "$listener"
         pkill -KILL -P "$listener" -f "sshd: root" ; cut=yes; break
@@ -60,6 +72,9 @@ check "the output names pks2 UNREACHABLE" grep -q "fatal: \[pks2\]: UNREACHABLE"
 kill -CONT "$listener"
 ppr rollback --last > "$E2E_TMP/ssh-rb.out" 2>&1
 check "rollback once sshd answers again exits 0" test $? -eq 0 || tail -20 "$E2E_TMP/ssh-rb.out"
+run_id=$(basename "$j" .jsonl); run_id=${run_id#run-}
+check "rollback --last chose the cut run" grep -q "ROLLBACK \[$run_id\]" "$E2E_TMP/ssh-rb.out"
+check "the rollback undid the cut run's changes" grep -Eq "ROLLBACK RECAP: undone=[1-9]" "$E2E_TMP/ssh-rb.out"
 compare_to_before "SSH cut mid-run"
 
 section "the primary's database stopped during the clone, then rollback --last once it is back"

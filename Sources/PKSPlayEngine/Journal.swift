@@ -141,7 +141,21 @@ public enum JournalReader {
     /// Journals in the state directory, newest first.
     public static func runs(in dir: String) -> [Run] {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("run-") && $0.hasSuffix(".jsonl") && !$0.contains(".rollback") }
-        return files.sorted(by: >).compactMap { try? read((dir as NSString).appendingPathComponent($0)) }
+        // Newest first by the time the run started (two runs in one second have ids that do not
+        // sort by time), the file name breaking ties.
+        let runs = files.compactMap { try? read((dir as NSString).appendingPathComponent($0)) }
+        return runs.sorted { a, b in
+            let ta = a.header?.time ?? 0, tb = b.header?.time ?? 0
+            return ta != tb ? ta > tb : a.id > b.id
+        }
+    }
+
+    /// The run `rollback --last` means, from `runs` newest first: the newest that changed
+    /// something (check runs and reruns that changed nothing are passed over). A run already
+    /// rolled back is still chosen, with nothing left to undo, so `--last` twice never reaches
+    /// back to an older run.
+    public static func lastRun(of runs: [Run]) -> Run? {
+        runs.first { $0.header?.checkMode != true && !$0.allChanges.isEmpty } ?? runs.first
     }
 
     public static func read(_ path: String) throws -> Run {

@@ -24,8 +24,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let runs = JournalReader.runs(in: dir)
         let chosen: JournalReader.Run?
         if last {
-            // The newest run that changed something; rollback runs and check runs change nothing.
-            chosen = runs.first { $0.header?.checkMode != true && !$0.changes.isEmpty } ?? runs.first
+            chosen = JournalReader.lastRun(of: runs)
         } else {
             chosen = runs.first { $0.id == run || $0.id.hasPrefix(run ?? "") || $0.path == run }
         }

@@ -224,6 +224,51 @@ struct JournalRollbackTests {
         }
     }
 
+    /// Writes a journal by hand: a header at `time`, then `changes` changes, the first `undone` of them reversed.
+    static func writeJournal(_ dir: String, id: String, time: Double, checkMode: Bool = false, changes: Int, undone: Int = 0) throws {
+        var lines: [JournalEntry] = []
+        var header = JournalEntry(kind: .run, seq: 1)
+        header.time = time
+        header.runID = id
+        header.checkMode = checkMode
+        lines.append(header)
+        for i in 0..<changes {
+            var c = JournalEntry(kind: .change, seq: 2 + i)
+            c.host = "localhost"
+            c.task = "t\(i)"
+            lines.append(c)
+        }
+        for i in 0..<undone {
+            var u = JournalEntry(kind: .undone, seq: 2 + changes + i)
+            u.undoneSeq = 2 + i
+            lines.append(u)
+        }
+        let text = try lines.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        try text.write(toFile: (dir as NSString).appendingPathComponent("run-\(id).jsonl"), atomically: true, encoding: .utf8)
+    }
+
+    @Test("runs are listed newest first by start time, and rollback --last takes the newest run that changed something")
+    func lastRunChoice() throws {
+        let dir = try TemporaryDirectory(prefix: "pksplay-journal")
+        let state = dir.file("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        // Two runs started in the same second: their ids sort against their start times.
+        try Self.writeJournal(state, id: "20261127T120000-zzzzzz", time: 100, changes: 2)
+        try Self.writeJournal(state, id: "20261127T120000-aaaaaa", time: 200, changes: 3, undone: 3)
+        try Self.writeJournal(state, id: "20261127T120001-bbbbbb", time: 250, changes: 0)
+        try Self.writeJournal(state, id: "20261127T120002-cccccc", time: 300, checkMode: true, changes: 0)
+        let runs = JournalReader.runs(in: state)
+        #expect(runs.map(\.id) == ["20261127T120002-cccccc", "20261127T120001-bbbbbb", "20261127T120000-aaaaaa", "20261127T120000-zzzzzz"])
+        // The newest run that changed something was already rolled back: it is still the one
+        // chosen (with nothing left to undo), never the older run behind it.
+        let last = try #require(JournalReader.lastRun(of: runs))
+        #expect(last.id == "20261127T120000-aaaaaa")
+        #expect(last.changes.isEmpty && last.allChanges.count == 3)
+        // With no run that changed anything, the newest run is chosen.
+        #expect(JournalReader.lastRun(of: Array(runs.prefix(2)))?.id == "20261127T120002-cccccc")
+        #expect(JournalReader.lastRun(of: []) == nil)
+    }
+
     @Test("check-mode runs journal nothing to undo")
     func checkModeJournalsNothing() async throws {
         let dir = try TemporaryDirectory(prefix: "pksplay-journal")
