@@ -34,7 +34,11 @@ let package = Package(
             dependencies: [
                 "PKSPlayCore", "PKSPlayTemplate", "PKSPlayLoader", "PKSPlayLocal",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Release builds link the Swift runtime and Foundation statically (`make release`:
+            // --static-swift-stdlib) for start-up time; lld, because GNU gold warns about a
+            // mktemp reference inside the static Foundation archive that pksplay never calls.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld"], .when(platforms: [.linux], configuration: .release))]
         ),
         .executableTarget(
             name: "pksplay",
@@ -42,7 +46,11 @@ let package = Package(
                 "PKSPlayCore", "PKSPlayLoader", "PKSPlayEngine", "PKSPlayModules", "PKSPlaySSH", "PKSPlayLocal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Release builds link the Swift runtime and Foundation statically (`make release`:
+            // --static-swift-stdlib) for start-up time; lld, because GNU gold warns about a
+            // mktemp reference inside the static Foundation archive that pksplay never calls.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld"], .when(platforms: [.linux], configuration: .release))]
         ),
         .target(name: "PKSPlayTestSupport", dependencies: ["PKSPlayCore", "PKSPlayLocal"]),
         .testTarget(name: "PKSPlayCoreTests", dependencies: ["PKSPlayCore", "PKSPlayTestSupport"]),

@@ -57,8 +57,8 @@ ansible_version=$("$venv/bin/ansible-playbook" --version | head -1)
 
 if [ -z "${PKSPLAY:-}" ]; then
     say "building pksplay (release)"
-    "$SWIFT" build -c release --product pksplay >&2
-    PKSPLAY=$("$SWIFT" build -c release --show-bin-path)/pksplay
+    "$SWIFT" build -c release --static-swift-stdlib --product pksplay >&2
+    PKSPLAY=$("$SWIFT" build -c release --static-swift-stdlib --show-bin-path)/pksplay
 fi
 [ -x "$PKSPLAY" ] || die "no pksplay binary at $PKSPLAY"
 pksplay_version=$("$PKSPLAY" --version 2>/dev/null || echo unknown)

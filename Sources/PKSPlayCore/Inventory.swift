@@ -734,9 +734,43 @@ public enum InventoryHostAddress {
         }
     }
 
+    /// The common case without the regular expressions (compiling them costs a few milliseconds of
+    /// every run's start): an ASCII host name or IPv4 address, letters, digits, `.`, `-` and `_`
+    /// only, with an optional `:port`. Returns nil for anything else, and ``parse(_:allowRanges:)``
+    /// then decides with Ansible's expressions. For such text the
+    /// verdict is the same: every IPv4 address is also a valid host name there, and a host name is
+    /// dot-separated labels, none empty, none starting with `-`, none ending with `-` or `_`.
+    static func parseSimple(_ address: String) -> (host: String, port: Int?)? {
+        let bytes = Array(address.utf8)
+        var hostEnd = bytes.count
+        var port: Int?
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            let digits = bytes[(colon + 1)...]
+            guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            hostEnd = colon
+            port = Int(String(decoding: digits, as: UTF8.self))
+        }
+        let host = bytes[..<hostEnd]
+        guard !host.isEmpty else { return nil }
+        func isWord(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
+        }
+        guard host.allSatisfy({ isWord($0) || $0 == 0x2D || $0 == 0x2E }) else { return nil }
+        for label in host.split(separator: 0x2E, omittingEmptySubsequences: false) {
+            guard let first = label.first, let last = label.last else { return nil }
+            if first == 0x2D || last == 0x2D || last == 0x5F { return nil }
+        }
+        return (String(decoding: host, as: UTF8.self), port)
+    }
+
     /// The host and optional port, or nil when the text is not an address or host name (or has a
     /// range and `allowRanges` is false).
     public static func parse(_ address: String, allowRanges: Bool) -> (host: String, port: Int?)? {
+        if let simple = parseSimple(address) { return simple }
+        return parseWithExpressions(address, allowRanges: allowRanges)
+    }
+
+    static func parseWithExpressions(_ address: String, allowRanges: Bool) -> (host: String, port: Int?)? {
         var address = address
         var port: Int?
         for regex in [bracketedHostPort, hostPort] {

@@ -65,12 +65,14 @@ public final class FileJournal: ChangeJournal, @unchecked Sendable {
 
     deinit { close(fd) }
 
-    static func timestamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss"
-        return f.string(from: Date())
+    /// `yyyyMMddTHHmmss` in UTC, from the C library: a DateFormatter would load ICU's calendar
+    /// and time zone data, a few milliseconds of every run's start.
+    static func timestamp(_ seconds: time_t = time(nil)) -> String {
+        var t = seconds
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)" + two(parts.tm_mon + 1) + two(parts.tm_mday) + "T" + two(parts.tm_hour) + two(parts.tm_min) + two(parts.tm_sec)
     }
 
     func append(_ entry: JournalEntry) throws {

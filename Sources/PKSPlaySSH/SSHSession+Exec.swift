@@ -310,10 +310,18 @@ struct CommandState {
     }
 }
 
-/// Parses `\x1Epks<digits>\x1E` off the start of stderr. Anything else passes through untouched.
+/// Takes `\x1Epks<digits>\x1E` out of stderr. The shell prints it before the command runs, so it
+/// is usually the first bytes; but a login shell may write to stderr first (a warning from root's
+/// `.bashrc`, bash's `shell-init: error retrieving current directory`), so the frame is looked for
+/// in the first ``searchLimit`` bytes, not only at the start. Everything else passes through, in
+/// order; at most the bytes of a frame still incomplete at the end of a chunk are held back.
 struct PIDFrame {
+    /// Stderr a shell's start-up may print before the frame.
+    static let searchLimit = 65_536
+    private static let longestFrame = 16
     private(set) var pid: Int32?
     private var held = Data()
+    private var scanned = 0
     private var done = false
 
     /// Takes the next stderr chunk; returns the bytes that belong to the command.
@@ -321,22 +329,56 @@ struct PIDFrame {
         if done { return chunk }
         held.append(chunk)
         let bytes = [UInt8](held)
-        guard bytes.first == 0x1E else { return release() }
-        if let end = bytes.dropFirst().firstIndex(of: 0x1E) {
-            let inside = bytes[1..<end]
-            if inside.starts(with: Array("pks".utf8)), let value = Int32(String(decoding: inside.dropFirst(3), as: UTF8.self)) {
+        var index = 0
+        while let start = bytes[index...].firstIndex(of: 0x1E) {
+            // A frame starting past the limit is the command's own output.
+            if scanned + start >= PIDFrame.searchLimit { return release() }
+            switch PIDFrame.match(bytes[start...]) {
+            case .complete(let value, let length):
                 pid = value
                 done = true
-                let rest = Data(bytes[(end + 1)...])
                 held = Data()
-                return rest
+                return Data(bytes[..<start]) + Data(bytes[(start + length)...])
+            case .partial:
+                // Keep the possible frame; pass what comes before it.
+                scanned += start
+                held = Data(bytes[start...])
+                return Data(bytes[..<start])
+            case .no:
+                index = start + 1
             }
-            return release()
         }
-        return bytes.count > 16 ? release() : Data()
+        scanned += bytes.count
+        if scanned >= PIDFrame.searchLimit { done = true }
+        held = Data()
+        return Data(bytes)
     }
 
     mutating func flush() -> Data { release() }
+
+    private enum Match { case complete(pid: Int32, length: Int), partial, no }
+
+    /// Whether `bytes` (starting at a 0x1E) begin with a frame, a frame cut off by the end of the
+    /// chunk, or neither.
+    private static func match(_ bytes: ArraySlice<UInt8>) -> Match {
+        let tag = Array("pks".utf8)
+        var i = bytes.startIndex + 1
+        for expected in tag {
+            guard i < bytes.endIndex else { return .partial }
+            guard bytes[i] == expected else { return .no }
+            i += 1
+        }
+        let digitsStart = i
+        while i < bytes.endIndex, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            i += 1
+            if i - bytes.startIndex > longestFrame { return .no }
+        }
+        guard i < bytes.endIndex else { return .partial }
+        guard bytes[i] == 0x1E, i > digitsStart, let value = Int32(String(decoding: bytes[digitsStart..<i], as: UTF8.self)) else {
+            return .no
+        }
+        return .complete(pid: value, length: i + 1 - bytes.startIndex)
+    }
 
     private mutating func release() -> Data {
         done = true

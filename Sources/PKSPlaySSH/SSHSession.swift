@@ -266,6 +266,7 @@ final class SSHSession {
             if remaining <= 0 { throw SessionFailure.timedOut }
             timeout = timeout < 0 ? remaining : min(timeout, remaining)
         }
+        if events & Int16(POLLIN) != 0 { _ = pks_set_tcp_quickack(socket) }
         var fds = [pollfd(fd: socket, events: events, revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
         let n = poll(&fds, 2, Int32(clamping: timeout))
         if n < 0 && errno != EINTR { throw markDead("poll on the SSH socket failed: \(String(cString: strerror(errno)))") }

@@ -1,6 +1,6 @@
 import Foundation
 import PKSPlayCore
-import PKSPlayEngine
+@testable import PKSPlayEngine
 import PKSPlayLocal
 import PKSPlayModules
 import PKSPlayTestSupport
@@ -267,6 +267,13 @@ struct JournalRollbackTests {
         // With no run that changed anything, the newest run is chosen.
         #expect(JournalReader.lastRun(of: Array(runs.prefix(2)))?.id == "20261127T120002-cccccc")
         #expect(JournalReader.lastRun(of: []) == nil)
+    }
+
+    @Test("run ids start with the UTC time of the run, to the second")
+    func runIDTimestamp() {
+        #expect(FileJournal.timestamp(0) == "19700101T000000")
+        #expect(FileJournal.timestamp(1_795_700_000) == "20261126T133320")
+        #expect(FileJournal.timestamp(951_825_599) == "20000229T115959")
     }
 
     @Test("check-mode runs journal nothing to undo")

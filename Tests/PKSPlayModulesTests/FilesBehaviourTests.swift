@@ -118,6 +118,25 @@ import Testing
 
     // MARK: owners (the tests run as root)
 
+    @Test("an edit keeps the file's own group in a set-group-ID directory, and our own files need no chown to stay ours")
+    func editKeepsGroupInSetGIDDirectory() async throws {
+        guard getuid() == 0 else { return }
+        let s = try FilesScratch()
+        try FileManager.default.createDirectory(atPath: s.path("shared"), withIntermediateDirectories: true)
+        #expect(chown(s.path("shared"), 0, 65534) == 0 && chmod(s.path("shared"), 0o2775) == 0)
+        try s.write("shared/f", "a\n", mode: 0o644)
+        #expect(chown(s.path("shared/f"), 0, 0) == 0)
+        try s.write("mine", "a\n", mode: 0o644)
+        for path in ["shared/f", "mine"] {
+            let r = try await FilesRunner.run(LineInFileModule.self, ["path": .string(s.path(path)), "line": "b"])
+            #expect(r.changed && !r.failed, "\(r.summary)")
+            var st = stat()
+            lstat(s.path(path), &st)
+            #expect(st.st_uid == 0 && st.st_gid == 0, "\(path): the file was root:root, it is \(st.st_uid):\(st.st_gid)")
+            #expect(s.read(path) == "a\nb\n" && s.mode(path) == 0o644)
+        }
+    }
+
     @Test func ownerAndGroupChangeAndUndo() async throws {
         guard getuid() == 0 else { return }
         let s = try FilesScratch()

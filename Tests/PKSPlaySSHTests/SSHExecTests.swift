@@ -24,6 +24,28 @@ struct SSHExecTests {
         await connection.close()
     }
 
+    @Test("a login shell that writes to stderr before the command: the noise stays, the PID frame does not, timeouts still kill")
+    func noisyShellStartup() async throws {
+        let sshd = try await TestSSHD.start()
+        defer { sshd.stop() }
+        // Debian's bash reads ~/.bashrc for commands run by sshd; sshd's /root is this home.
+        try "echo 'warning from .bashrc' >&2\n".write(toFile: sshd.directory + "/home/.bashrc", atomically: true, encoding: .utf8)
+        let connection = try await SSHConnection.connect(sshd.config())
+        let result = try await connection.exec(ExecRequest("echo out; echo err >&2"))
+        #expect(result.stdoutText == "out\n")
+        #expect(result.stderrText.hasSuffix("err\n"))
+        #expect(!result.stderr.contains(0x1E), "the frame leaked: \(result.stderrText.debugDescription)")
+        // The PID was still read: a timed-out command is killed on the host, not left running.
+        let marker = "pksplay-noisy-\(UInt32.random(in: 0...UInt32.max))"
+        await #expect(throws: ConnectionError.self) {
+            _ = try await connection.exec(ExecRequest("sleep 30 # \(marker)", timeout: 1))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let left = try await connection.run("pgrep -f '\(marker)' | grep -v $$ || true")
+        #expect(left.stdoutText.isEmpty, "still running: \(left.stdoutText)")
+        await connection.close()
+    }
+
     @Test(arguments: [("kill -KILL $$", Int32(137)), ("kill -TERM $$", 143), ("sh -c 'kill -SEGV $$'", 139), ("exit 255", 255)])
     func signalledCommandReports128PlusSignal(command: String, expected: Int32) async throws {
         let sshd = try await TestSSHD.start()

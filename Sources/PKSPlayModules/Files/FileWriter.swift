@@ -87,9 +87,17 @@ struct FileWriter: Sendable {
             return Outcome(backupFile: nil)
         }
         let tmp = RemoteFileSystem.temporaryPath(beside: path)
-        if let innermost = createDirectories.last {
-            // Journal first: the directories are a change of their own.
+        // Write-ahead: the journal names the change (and the temporary file, which the undo removes
+        // if it was left behind) before anything is written. With `validate`, the candidate is
+        // checked first, and a rejected one is no change, so the journal waits for the verdict.
+        var journaled = false
+        func journal() async throws {
+            guard !journaled else { return }
+            journaled = true
             try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
+        }
+        if validate == nil || !createDirectories.isEmpty { try await journal() }
+        if let innermost = createDirectories.last {
             try await fs.sh(#"mkdir -p -- "$1""#, [innermost], what: "creating \(innermost)")
         }
         if let remoteSource {
@@ -103,11 +111,15 @@ struct FileWriter: Sendable {
         if let st = current.lstat, st.kind == .file, keepExistingAttributes {
             keep = "\(st.uid):\(st.gid)"
         }
+        // The temporary file is already ours: the chown that keeps the old owner is needed only
+        // when that owner is someone else or the directory is set-group-ID (then the group
+        // differs). `[ -g ]` is a shell builtin; chown would cost a process on the host.
+        let me = "\(inspection.facts.euid):\(inspection.facts.egid)"
         let finalMode = plan.mode ?? baseline.mode
         let prepare = #"""
-            t=$1 keep=$2 o=$3 m=$4
+            t=$1 keep=$2 o=$3 m=$4 me=$5 dir=$6
             fail() { rm -f -- "$t"; exit "$1"; }
-            if [ -n "$keep" ]; then chown -- "$keep" "$t" 2>/dev/null || :; fi
+            if [ -n "$keep" ] && { [ "$keep" != "$me" ] || [ -g "$dir" ]; }; then chown -- "$keep" "$t" 2>/dev/null || :; fi
             if [ -n "$o" ]; then chown -- "$o" "$t" || fail 6; fi
             chmod "$m" -- "$t" || fail 5
             """#
@@ -117,21 +129,21 @@ struct FileWriter: Sendable {
             if [ -n "$b" ]; then cp -p -- "$d" "$b" || fail 4; fi
             mv -f -- "$t" "$d" || fail 7
             """#
-        let prepareArgs = [tmp, keep, plan.chownSpec ?? "", RemoteFileSystem.chmodArgument(finalMode)]
+        let prepareArgs = [tmp, keep, plan.chownSpec ?? "", RemoteFileSystem.chmodArgument(finalMode), me, RemotePath.dirname(tmp)]
         let commitArgs = [tmp, path, backupPath ?? ""]
+        guard let validate else {
+            // Nothing to check between preparing the candidate and committing it: one round trip.
+            try await run(fs, prepare + "\nshift \(prepareArgs.count)\n" + commit, prepareArgs + commitArgs)
+            return Outcome(backupFile: backupPath)
+        }
         try await run(fs, prepare, prepareArgs)
-        if let validate {
-            // The candidate is validated before the change is journaled: a rejected one is no change.
-            let command = validate.replacingOccurrences(of: "%s", with: shellQuote(tmp))
-            let r = try await fs.sh(command, [], what: "validating", allowFailure: true)
-            if r.exitStatus != 0 {
-                try await fs.sh(#"rm -f -- "$1""#, [tmp], what: "removing \(tmp)")
-                throw ValidationFailure(command: validate, status: r.exitStatus, stdout: r.stdoutText, stderr: r.stderrText)
-            }
+        let command = validate.replacingOccurrences(of: "%s", with: shellQuote(tmp))
+        let r = try await fs.sh(command, [], what: "validating", allowFailure: true)
+        if r.exitStatus != 0 {
+            try await fs.sh(#"rm -f -- "$1""#, [tmp], what: "removing \(tmp)")
+            throw ValidationFailure(command: validate, status: r.exitStatus, stdout: r.stdoutText, stderr: r.stderrText)
         }
-        if createDirectories.isEmpty {
-            try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
-        }
+        try await journal()
         try await run(fs, commit, commitArgs)
         return Outcome(backupFile: backupPath)
     }

@@ -26,7 +26,15 @@ struct RemoteFileSystem: Sendable {
 
     private static let inspectScript = #"""
         o=$1 g=$2 a=$3; shift 3
-        printf 'H\0%s\0%s\0%s\0%s\0%s\0' "$(umask)" "$(id -u)" "$(id -g)" "$$" "$(date +%Y-%m-%d@%H:%M:%S)"
+        printf 'H\0'; umask; printf '\0'
+        eu= eg=
+        if [ -r /proc/self/status ]; then
+          while read -r k r e rest; do case $k in Uid:) eu=$e ;; Gid:) eg=$e; break ;; esac; done < /proc/self/status
+        fi
+        [ -n "$eu" ] || eu=$(id -u); [ -n "$eg" ] || eg=$(id -g)
+        printf '%s\0%s\0%s\0' "$eu" "$eg" "$$"
+        if [ "${BASH_VERSINFO:-0}" -ge 5 ] 2>/dev/null; then printf '%(%Y-%m-%d@%H:%M:%S)T' -1; else date +%Y-%m-%d@%H:%M:%S; fi
+        printf '\0'
         u=; if [ -n "$o" ]; then u=$(id -u "$o" 2>/dev/null); fi
         gi=; if [ -n "$g" ]; then
           gi=$(getent group "$g" 2>/dev/null | cut -d: -f3)
@@ -50,7 +58,8 @@ struct RemoteFileSystem: Sendable {
         """#.replacingOccurrences(of: "__FMT__", with: statFormat)
 
     /// Stats `paths` (one round trip), resolves an owner and group name, and reads the session's
-    /// umask, uid, gid, PID and clock. With `checksum` (`sha1`...), regular files get a digest.
+    /// umask, uid, gid, PID and clock. The script forks as little as it can (builtins, /proc, bash's
+    /// own clock): on a host each fork and exec costs more than the round trip itself. With `checksum` (`sha1`...), regular files get a digest.
     func inspect(_ paths: [String], checksum: String? = nil, owner: String? = nil, group: String? = nil) async throws -> Inspection {
         if let checksum, !Self.checksumAlgorithms.contains(checksum) {
             throw FileModuleError.invalidArgument("checksum_algorithm must be one of \(Self.checksumAlgorithms.joined(separator: ", ")), got '\(checksum)'")
@@ -61,11 +70,11 @@ struct RemoteFileSystem: Sendable {
             guard let f = fields.popFirst() else { throw FileModuleError.unexpectedOutput("inspecting \(paths.joined(separator: ", "))") }
             return f
         }
-        guard try next() == "H", let umask = Int(try next(), radix: 8), let euid = Int(try next()), let egid = Int(try next()),
-              let pid = Int(try next()) else {
+        guard try next() == "H", let umask = Int(try next().trimmingCharacters(in: .whitespacesAndNewlines), radix: 8),
+              let euid = Int(try next()), let egid = Int(try next()), let pid = Int(try next()) else {
             throw FileModuleError.unexpectedOutput("reading umask, id and PID")
         }
-        let facts = TargetFacts(umask: umask, euid: euid, egid: egid, pid: pid, timestamp: try next())
+        let facts = TargetFacts(umask: umask, euid: euid, egid: egid, pid: pid, timestamp: try next().trimmingCharacters(in: .whitespacesAndNewlines))
         let ownerID = Int(try next().trimmingCharacters(in: .whitespacesAndNewlines))
         let groupID = Int(try next().trimmingCharacters(in: .whitespacesAndNewlines))
         var infos: [PathInfo] = []
