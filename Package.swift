@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "PKSPlayCoreTests", dependencies: ["PKSPlayCore", "PKSPlayTestSupport"]),
         .testTarget(name: "PKSPlayTemplateTests", dependencies: ["PKSPlayTemplate"]),
         .testTarget(name: "PKSPlayLoaderTests", dependencies: ["PKSPlayLoader", "PKSPlayModules"]),
-        .testTarget(name: "PKSPlaySSHTests", dependencies: ["PKSPlaySSH", "PKSPlayTestSupport"]),
+        .testTarget(name: "PKSPlaySSHTests", dependencies: ["PKSPlaySSH", "CLibSSH2", "PKSPlayTestSupport"]),
         .testTarget(name: "PKSPlayModulesTests", dependencies: ["PKSPlayModules", "PKSPlayTestSupport"]),
         .testTarget(
             name: "PKSPlayEngineTests",

@@ -149,7 +149,8 @@ measure() {
     hyperfine --style basic --runs "$runs" --warmup "$warmup" --export-json "$work/json/$key.json" "$@" "$command" >&2
     local logged="hyperfine --runs $runs --warmup $warmup" arg
     for arg in "$@" "$command"; do
-        case $arg in *" "*) logged="$logged '$arg'" ;; *) logged="$logged $arg" ;; esac
+        # Shown as a shell would take it: quoted when it has a space or a quote, a quote inside as '\''.
+        case $arg in *" "* | *"'"*) logged="$logged '${arg//\'/\'\\\'\'}'" ;; *) logged="$logged $arg" ;; esac
     done
     printf '%s\t%s\n' "$key" "$logged" | sed "s|$work|\$WORK|g" >>"$work/commands.txt"
     python3 - "$key" "$work/json/$key.json" "$load" >>"$work/results.tsv" <<'EOF'
@@ -183,7 +184,9 @@ check_ap() {
 import re, sys
 path, hosts, ok, changed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 text = open(path).read()
-recap = text.split("PLAY RECAP")[-1] if "PLAY RECAP" in text else ""
+if "PLAY RECAP" not in text:
+    sys.exit(f"ansible-playbook: no PLAY RECAP in its output:\n{text[-2000:]}")
+recap = text.split("PLAY RECAP")[-1]
 rows = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", recap, re.M)
 bad = [r for r in rows if tuple(map(int, r[1:])) != (ok, changed, 0, 0)]
 if len(rows) != hosts or bad:
@@ -222,6 +225,8 @@ started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # --- 1. startup ----------------------------------------------------------------------------------
 say "1. startup: an empty play on localhost"
 export ANSIBLE_PYTHON_INTERPRETER=$venv/bin/python
+verify pk 0 0 0 "$work/empty.yml" -i "$work/local.ini" -c local
+verify ap 0 0 0 "$work/empty.yml" -i "$work/local.ini" -c local
 measure pk_startup "$RUNS" 3 "$pk_cmd $work/empty.yml -i $work/local.ini -c local" -N
 measure ap_startup "$RUNS" 3 "$ap_cmd $work/empty.yml -i $work/local.ini -c local" -N
 peak_rss pk_startup $pk_cmd "$work/empty.yml" -i "$work/local.ini" -c local

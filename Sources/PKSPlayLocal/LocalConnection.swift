@@ -218,6 +218,9 @@ final class ChildProcess: @unchecked Sendable {
         }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Nothing else of ours reaches the command, whatever a library opened without CLOEXEC (a
+        // listening socket inherited by a long command keeps its port open after we close it).
+        _ = closeFromFunction?(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -431,6 +434,16 @@ func decodeWaitStatus(_ status: Int32) -> Int32 {
     if signal == 0 { return (status >> 8) & 0xff }
     return 128 + signal
 }
+
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34), found at run time for the same reason.
+private let closeFromFunction: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    #if os(Linux)
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    #else
+    return nil
+    #endif
+}()
 
 /// `pipe2(2)`, found at run time: Glibc's Swift module hides it behind `_GNU_SOURCE`.
 private let pipe2Function: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {

@@ -127,7 +127,7 @@ final class KnownHostsStore {
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
-            let bytes = Array(line.utf8)
+            let bytes = KnownHostsStore.readlineBytes(line)
             let rc = bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
                     libssh2_knownhost_readline(hosts, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
@@ -138,6 +138,18 @@ final class KnownHostsStore {
     }
 
     deinit { libssh2_knownhost_free(hosts) }
+
+    /// One known_hosts line as `libssh2_knownhost_readline` must be given it: ending in `\n`,
+    /// counted in its length.
+    ///
+    /// libssh2 (1.10) looks for the line's newline one byte *past* the length it is given when
+    /// the line has none: if the byte that happens to follow the buffer in memory is `\n`, it
+    /// drops the key's last character. The entry then holds a key one character short, and the
+    /// right host key is reported as a MISMATCH: the intermittent "HOST KEY MISMATCH" seen in
+    /// the lab's rollbacks, gone on a fresh connection (other memory).
+    static func readlineBytes(_ line: String) -> [UInt8] {
+        Array(line.utf8) + [0x0A]
+    }
 
     /// The form OpenSSH looks a host up by: `name` on port 22, `[name]:port` otherwise.
     static func entryName(_ name: String, port: Int) -> String {

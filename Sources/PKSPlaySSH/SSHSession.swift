@@ -98,16 +98,7 @@ final class SSHSession {
             break
         case .strict, .acceptNew:
             guard let store else { throw markDead("libssh2 could not allocate a known-hosts store") }
-            if case .mismatch = store.check(key: hostKey, kind: kind, blob: blob, names: names, port: config.port),
-               let fresh = KnownHostsStore(session: session, path: knownHostsPath) {
-                // Seen rarely under load (about one connect in twenty during rollbacks in the lab): a
-                // mismatch verdict for the very key known_hosts holds. Check once more with the key
-                // fetched again and the file read again; a real mismatch fails this second check too.
-                let (again, againKind, againBlob) = try presentedHostKey()
-                recorded = try verify(again, kind: againKind, blob: againBlob, store: fresh, names: names, path: knownHostsPath)
-            } else {
-                recorded = try verify(hostKey, kind: kind, blob: blob, store: store, names: names, path: knownHostsPath)
-            }
+            recorded = try verify(hostKey, kind: kind, blob: blob, store: store, names: names, path: knownHostsPath)
         }
 
         let authentication = try authenticate(deadline: ContinuousClock.now + .milliseconds(Int(config.connectTimeout * 1000)))

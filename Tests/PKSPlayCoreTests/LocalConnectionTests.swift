@@ -45,6 +45,18 @@ struct LocalConnectionTests {
         #expect(result.stderrText == "err\n")
     }
 
+    @Test("a command inherits stdin, stdout and stderr only, not descriptors the controller opened without CLOEXEC")
+    func onlyTheThreeStandardDescriptorsAreInherited() async throws {
+        let leaky = open("/dev/null", O_RDONLY)  // no O_CLOEXEC, on purpose
+        #expect(leaky > 2)
+        defer { close(leaky) }
+        let c = LocalConnection(hostName: "localhost")
+        let r = try await c.run("ls /proc/$$/fd")
+        let fds = Set(r.stdoutText.split(separator: "\n").compactMap { Int($0) })
+        #expect(!fds.contains(Int(leaky)), "inherited: \(fds.sorted())")
+        #expect(fds.isSuperset(of: [0, 1, 2]))
+    }
+
     @Test func stdinIsFedThenClosed() async throws {
         let result = try await connection.exec(ExecRequest("cat; echo end", stdin: Data("hello\nworld".utf8)))
         #expect(result.stdoutText == "hello\nworldend\n")

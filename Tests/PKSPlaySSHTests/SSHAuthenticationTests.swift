@@ -135,7 +135,7 @@ struct SSHAuthenticationTests {
     @Test(.timeLimit(.minutes(1)))
     func silentServerTimesOutTheHandshake() async throws {
         // A listener that accepts and never speaks: TCP succeeds, the SSH banner never comes.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

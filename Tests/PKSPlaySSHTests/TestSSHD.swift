@@ -257,7 +257,7 @@ final class TestSSHD: @unchecked Sendable {
     // MARK: Helpers
 
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestSSHDError("socket failed") }
         defer { close(fd) }
         var address = sockaddr_in()
