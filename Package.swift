@@ -34,11 +34,7 @@ let package = Package(
             dependencies: [
                 "PKSPlayCore", "PKSPlayTemplate", "PKSPlayLoader", "PKSPlayLocal",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            // Release builds link the Swift runtime and Foundation statically (`make release`:
-            // --static-swift-stdlib) for start-up time; lld, because GNU gold warns about a
-            // mktemp reference inside the static Foundation archive that pksplay never calls.
-            linkerSettings: [.unsafeFlags(["-use-ld=lld"], .when(platforms: [.linux], configuration: .release))]
+            ]
         ),
         .executableTarget(
             name: "pksplay",

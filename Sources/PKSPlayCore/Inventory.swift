@@ -737,9 +737,9 @@ public enum InventoryHostAddress {
     /// The common case without the regular expressions (compiling them costs a few milliseconds of
     /// every run's start): an ASCII host name or IPv4 address, letters, digits, `.`, `-` and `_`
     /// only, with an optional `:port`. Returns nil for anything else, and ``parse(_:allowRanges:)``
-    /// then decides with Ansible's expressions. For such text the
-    /// verdict is the same: every IPv4 address is also a valid host name there, and a host name is
-    /// dot-separated labels, none empty, none starting with `-`, none ending with `-` or `_`.
+    /// then decides with Ansible's expressions. For such text the verdict is the same: every IPv4
+    /// address is also a valid host name there, and a host name is dot-separated labels, none
+    /// empty, none starting with `-`, none ending with `-` or `_`.
     static func parseSimple(_ address: String) -> (host: String, port: Int?)? {
         let bytes = Array(address.utf8)
         var hostEnd = bytes.count

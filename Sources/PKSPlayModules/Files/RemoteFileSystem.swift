@@ -58,8 +58,9 @@ struct RemoteFileSystem: Sendable {
         """#.replacingOccurrences(of: "__FMT__", with: statFormat)
 
     /// Stats `paths` (one round trip), resolves an owner and group name, and reads the session's
-    /// umask, uid, gid, PID and clock. The script forks as little as it can (builtins, /proc, bash's
-    /// own clock): on a host each fork and exec costs more than the round trip itself. With `checksum` (`sha1`...), regular files get a digest.
+    /// umask, uid, gid, PID and clock. With `checksum` (`sha1`...), regular files get a digest.
+    /// The script forks as little as it can (builtins, /proc, bash's own clock): on a host each
+    /// fork and exec costs more than the round trip itself.
     func inspect(_ paths: [String], checksum: String? = nil, owner: String? = nil, group: String? = nil) async throws -> Inspection {
         if let checksum, !Self.checksumAlgorithms.contains(checksum) {
             throw FileModuleError.invalidArgument("checksum_algorithm must be one of \(Self.checksumAlgorithms.joined(separator: ", ")), got '\(checksum)'")
