@@ -435,25 +435,24 @@ func decodeWaitStatus(_ status: Int32) -> Int32 {
     return 128 + signal
 }
 
-/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34), found at run time for the same reason.
-private let closeFromFunction: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+/// A C library function Glibc's Swift module hides (behind `_GNU_SOURCE`), found at run time; nil
+/// where the C library lacks it.
+private func hiddenLibcFunction<F>(_ name: String, as type: F.Type) -> F? {
     #if os(Linux)
-    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    guard let symbol = dlsym(nil, name) else { return nil }
+    return unsafeBitCast(symbol, to: type)
     #else
     return nil
     #endif
-}()
+}
 
-/// `pipe2(2)`, found at run time: Glibc's Swift module hides it behind `_GNU_SOURCE`.
-private let pipe2Function: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {
-    #if os(Linux)
-    guard let symbol = dlsym(nil, "pipe2") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
-    #else
-    return nil
-    #endif
-}()
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34).
+private let closeFromFunction = hiddenLibcFunction(
+    "posix_spawn_file_actions_addclosefrom_np",
+    as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+
+/// `pipe2(2)`.
+private let pipe2Function = hiddenLibcFunction("pipe2", as: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
 
 /// Serialises the fallback's pipe-then-FD_CLOEXEC window against our own spawns.
 private let pipeFallbackLock = NSLock()
