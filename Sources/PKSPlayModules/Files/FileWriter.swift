@@ -90,13 +90,11 @@ struct FileWriter: Sendable {
         // Write-ahead: the journal names the change (and the temporary file, which the undo removes
         // if it was left behind) before anything is written. With `validate`, the candidate is
         // checked first, and a rejected one is no change, so the journal waits for the verdict.
-        var journaled = false
+        let journalFirst = validate == nil || !createDirectories.isEmpty
         func journal() async throws {
-            guard !journaled else { return }
-            journaled = true
             try await context.willChange(undoPlan(temporary: tmp).record(module: module, summary: summary))
         }
-        if validate == nil || !createDirectories.isEmpty { try await journal() }
+        if journalFirst { try await journal() }
         if let innermost = createDirectories.last {
             try await fs.sh(#"mkdir -p -- "$1""#, [innermost], what: "creating \(innermost)")
         }
@@ -143,7 +141,7 @@ struct FileWriter: Sendable {
             try await fs.sh(#"rm -f -- "$1""#, [tmp], what: "removing \(tmp)")
             throw ValidationFailure(command: validate, status: r.exitStatus, stdout: r.stdoutText, stderr: r.stderrText)
         }
-        try await journal()
+        if !journalFirst { try await journal() }
         try await run(fs, commit, commitArgs)
         return Outcome(backupFile: backupPath)
     }
