@@ -19,6 +19,9 @@ extension SSHSession {
             createMode: mode ?? 0o644, exactMode: mode, deadline: nil)
     }
 
+    /// The first read of a `get`: small enough that libssh2's read-ahead is two requests.
+    static let firstReadSize = 8 * 1024
+
     /// Reads the whole file at `path` over SFTP (through `cat` when the server has no SFTP).
     func get(_ path: String) throws -> Data {
         try ensureAlive()
@@ -28,10 +31,16 @@ extension SSHSession {
         }
         var content = Data()
         var failure: SessionFailure?
+        // libssh2 asks the server for four times the buffer it is given before it returns (in
+        // 30000-byte requests): with the whole 256 KiB buffer that is 35 requests, each answered,
+        // for a file of a few lines. Start small, so a small file costs two requests, and grow the
+        // ask while the file keeps coming.
+        var ask = Self.firstReadSize
         while true {
-            let rc = libssh2_sftp_read(handle, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count)
+            let rc = libssh2_sftp_read(handle, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), ask)
             if rc > 0 {
                 content.append(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: rc)
+                if content.count >= ask { ask = min(ask * 4, buffer.count) }
             } else if rc == 0 {
                 break
             } else if rc == LIBSSH2_ERROR_EAGAIN {
@@ -176,7 +185,9 @@ extension SSHSession {
 
     private func putWithCat(_ data: Data, to path: String, mode: Int?) throws {
         let quoted = shellQuote(path)
-        let command = mode.map { "umask 077 && : > \(quoted) && chmod \(String($0, radix: 8)) \(quoted) && cat > \(quoted)" }
+        // Owner-only while the content goes in, the asked mode after: a mode without the owner's
+        // write bit (0444) would otherwise stop `cat` from writing.
+        let command = mode.map { "umask 077 && : > \(quoted) && chmod 600 \(quoted) && cat > \(quoted) && chmod \(String($0, radix: 8)) \(quoted)" }
             ?? "cat > \(quoted)"
         let result = try runCommand(SSHSession.wrap(command, environmentFile: nil), stdin: data, deadline: nil, onOutput: nil)
         if result.exitStatus != 0 {
