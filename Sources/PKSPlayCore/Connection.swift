@@ -72,16 +72,36 @@ public protocol Connection: AnyObject, Sendable {
     var hostName: String { get }
     /// Runs `request.command` through a POSIX shell on the target.
     func exec(_ request: ExecRequest) async throws -> ExecResult
-    /// Writes `data` to `path` on the target, replacing it; `mode` (for example `0o600`) is set
-    /// before any content is written when given.
+    /// Writes `data` to `path` on the target, replacing it. With `mode` (for example `0o600`) the
+    /// file ends with exactly that mode, and its content is never readable under a looser one
+    /// while it is written; a mode without the owner's write bit (`0o444`) still works.
     func put(_ data: Data, to path: String, mode: Int?) async throws
     /// Reads the whole file at `path` on the target.
     func get(_ path: String) async throws -> Data
+    /// Renames `source` to `destination` on the target in one step (rename(2)): `destination`, if
+    /// it exists and is not a directory, is replaced atomically. Both are on the same file system
+    /// (a temporary file beside its target).
+    func rename(_ source: String, to destination: String) async throws
     /// Ends the session. Further calls fail.
     func close() async
 }
 
 extension Connection {
+    /// Any connection can rename with `mv -T`, which never moves into a directory; transports
+    /// with a cheaper way (a system call, an SFTP request) implement it themselves.
+    public func rename(_ source: String, to destination: String) async throws {
+        try await renameWithMove(source, to: destination)
+    }
+
+    /// `mv -f -T -- source destination` as a lone command: the shell execs `mv` in its place.
+    public func renameWithMove(_ source: String, to destination: String) async throws {
+        let result = try await exec(ExecRequest("mv -f -T -- \(shellQuote(source)) \(shellQuote(destination))"))
+        if result.exitStatus != 0 {
+            let reason = result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw ConnectionError.fileTransfer(path: destination, reason: "cannot rename \(source) to it: \(reason.isEmpty ? "mv exited \(result.exitStatus)" : reason)")
+        }
+    }
+
     /// Convenience for `exec(ExecRequest(command))`.
     public func run(_ command: String, stdin: Data? = nil, environment: [String: String] = [:]) async throws -> ExecResult {
         try await exec(ExecRequest(command, stdin: stdin, environment: environment))

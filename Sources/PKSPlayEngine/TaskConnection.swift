@@ -73,5 +73,11 @@ final class TaskConnection: Connection {
         return r.stdout
     }
 
+    func rename(_ source: String, to destination: String) async throws {
+        // As the become user when there is one: the login user may not write that directory.
+        guard become != nil else { return try await inner.rename(source, to: destination) }
+        try await renameWithMove(source, to: destination)
+    }
+
     func close() async {}
 }

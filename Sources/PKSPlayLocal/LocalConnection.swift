@@ -7,6 +7,9 @@ import Glibc
 import Darwin
 #endif
 
+/// rename(2), under a name the connection's own `rename` method does not shadow.
+private func systemRename(_ source: String, _ destination: String) -> Int32 { rename(source, destination) }
+
 /// Runs commands and moves files on the control machine itself (`hosts: localhost`, `connection: local`).
 ///
 /// Each command runs as `/bin/sh -c COMMAND` in a process group of its own, with the request's
@@ -60,6 +63,15 @@ public final class LocalConnection: Connection {
     public func get(_ path: String) async throws -> Data {
         try checkOpen()
         return try await onOwnThread { try Self.readFile(path) }
+    }
+
+    public func rename(_ source: String, to destination: String) async throws {
+        try checkOpen()
+        try await onOwnThread {
+            guard systemRename(source, destination) == 0 else {
+                throw ConnectionError.fileTransfer(path: destination, reason: "cannot rename \(source) to it: \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     public func close() async {

@@ -88,6 +88,13 @@ public final class SSHConnection: Connection {
         }
     }
 
+    public func rename(_ source: String, to destination: String) async throws {
+        let host = hostName
+        try await worker.perform { session in
+            try translate(host: host, command: nil, path: destination, timeout: nil) { try session.rename(source, to: destination) }
+        }
+    }
+
     /// Ends the session (SFTP, then an SSH disconnect) and its thread. Calls made after this fail
     /// with ``ConnectionError/unreachable(host:reason:)``; calling it again does nothing.
     public func close() async {

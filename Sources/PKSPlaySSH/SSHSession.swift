@@ -36,6 +36,10 @@ final class SSHSession {
     var sftp: OpaquePointer?
     /// Why SFTP cannot be used on this server, once known; transfers then go through `cat`.
     var sftpUnavailable: String?
+    /// The SFTP channel renames use (see `rename`), and whether the server can do them there.
+    var renameChannel: OpaquePointer?
+    var renameUnavailable = false
+    var renameRequestID: UInt32 = 0
 
     /// One buffer for all reads on this session.
     let buffer: UnsafeMutableRawBufferPointer
@@ -337,10 +341,12 @@ final class SSHSession {
             libssh2_session_set_timeout(session, 2000)
             libssh2_session_set_blocking(session, 1)
             if let sftp { _ = libssh2_sftp_shutdown(sftp) }
+            if let renameChannel { _ = libssh2_channel_free(renameChannel) }
             if graceful { _ = pks_session_disconnect(session, "pksplay closing the session") }
             _ = libssh2_session_free(session)
         }
         sftp = nil
+        renameChannel = nil
         session = nil
         if socket >= 0 {
             close(socket)

@@ -233,6 +233,25 @@ struct LocalConnectionTests {
         #expect(try await connection.exec(ExecRequest(shellQuote(exec))).stdoutText == "ran\n")
     }
 
+    @Test("rename replaces the target in one step, refuses a directory, and says which path failed")
+    func renameReplacesAtomically() async throws {
+        let dir = try TemporaryDirectory()
+        let source = dir.file(".new"), target = dir.file("conf")
+        try await connection.put(Data("old".utf8), to: target, mode: 0o644)
+        try await connection.put(Data("new".utf8), to: source, mode: 0o600)
+        let inode = try #require(FileManager.default.attributesOfItem(atPath: source)[.systemFileNumber] as? Int)
+        try await connection.rename(source, to: target)
+        #expect(FileManager.default.contents(atPath: target) == Data("new".utf8))
+        #expect(try FileManager.default.attributesOfItem(atPath: target)[.systemFileNumber] as? Int == inode, "the same file, renamed, not a copy")
+        #expect(!FileManager.default.fileExists(atPath: source))
+        try FileManager.default.createDirectory(atPath: dir.file("d"), withIntermediateDirectories: false)
+        try await connection.put(Data("x".utf8), to: source, mode: nil)
+        let error = await #expect(throws: ConnectionError.self) { try await connection.rename(source, to: dir.file("d")) }
+        guard case .fileTransfer(let path, let reason)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(path == dir.file("d") && reason.hasPrefix("cannot rename \(source) to it: "))
+        #expect(FileManager.default.fileExists(atPath: source), "a refused rename leaves the source where it was")
+    }
+
     @Test func fileErrorsNameThePath() async throws {
         let dir = try TemporaryDirectory()
         let missing = dir.file("nope/x")

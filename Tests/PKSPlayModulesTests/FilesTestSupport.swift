@@ -125,7 +125,7 @@ enum FilesRunner {
     static let connection = FilesTestLocalConnection()
 
     static func context(_ module: any Module.Type, _ args: ValueDict, check: Bool = false, diff: Bool = false,
-                        log: FilesUndoLog = FilesUndoLog(),
+                        log: FilesUndoLog = FilesUndoLog(), through connection: any Connection = FilesRunner.connection,
                         findFile: @escaping @Sendable (String, ControlFileKind) -> String? = { name, _ in FileManager.default.fileExists(atPath: name) ? name : nil },
                         render: @escaping @Sendable (String) throws -> String = { $0 }) throws -> ModuleContext {
         let (validated, problems) = module.arguments.validate(args)
@@ -136,10 +136,10 @@ enum FilesRunner {
 
     /// Validates `args` with the module's spec (defaults filled in) and runs it.
     static func run(_ module: any Module.Type, _ args: ValueDict, check: Bool = false, diff: Bool = false,
-                    log: FilesUndoLog = FilesUndoLog(),
+                    log: FilesUndoLog = FilesUndoLog(), through connection: any Connection = FilesRunner.connection,
                     findFile: @escaping @Sendable (String, ControlFileKind) -> String? = { name, _ in FileManager.default.fileExists(atPath: name) ? name : nil },
                     render: @escaping @Sendable (String) throws -> String = { $0 }) async throws -> ModuleResult {
-        let ctx = try context(module, args, check: check, diff: diff, log: log, findFile: findFile, render: render)
+        let ctx = try context(module, args, check: check, diff: diff, log: log, through: connection, findFile: findFile, render: render)
         return try await module.run(ctx)
     }
 

@@ -95,6 +95,72 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
+    @Test("files around the first read's size come back whole", arguments: [1, 8191, 8192, 8193, 32_768, 32_769, 300_000])
+    func getsFilesAroundTheFirstReadSize(size: Int) async throws {
+        let sshd = try await TestSSHD.start()
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/sized.bin"
+        let data = randomData(size)
+        #expect(FileManager.default.createFile(atPath: path, contents: data))
+        #expect(try await connection.get(path) == data)
+        await connection.close()
+    }
+
+    @Test("a mode without the owner's write bit still gets its content", arguments: transports)
+    func writesReadOnlyModes(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/read-only"
+        try await connection.put(Data("ro".utf8), to: path, mode: 0o444)
+        #expect(permissions(path) == 0o444)
+        #expect(FileManager.default.contents(atPath: path) == Data("ro".utf8))
+        await connection.close()
+    }
+
+    @Test("rename replaces the target in one step (posix-rename over SFTP, mv without SFTP) and reports refusals", arguments: transports)
+    func renamesOverAnExistingFile(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let source = sshd.directory + "/.new file", target = sshd.directory + "/conf 'x'"
+        for round in 1...3 {
+            #expect(FileManager.default.createFile(atPath: target, contents: Data("old \(round)".utf8)))
+            #expect(FileManager.default.createFile(atPath: source, contents: Data("new \(round)".utf8)))
+            let inode = try #require(FileManager.default.attributesOfItem(atPath: source)[.systemFileNumber] as? Int)
+            try await connection.rename(source, to: target)
+            #expect(FileManager.default.contents(atPath: target) == Data("new \(round)".utf8))
+            #expect(try FileManager.default.attributesOfItem(atPath: target)[.systemFileNumber] as? Int == inode)
+            #expect(!FileManager.default.fileExists(atPath: source))
+        }
+        // Onto a directory, or from nothing: refused, with the destination named; nothing moves.
+        let directory = sshd.directory + "/dir"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        #expect(FileManager.default.createFile(atPath: source, contents: Data("x".utf8)))
+        for (from, to) in [(source, directory), (sshd.directory + "/missing", target)] {
+            let error = await #expect(throws: ConnectionError.self) { try await connection.rename(from, to: to) }
+            guard case .fileTransfer(let path, let reason)? = error else {
+                Issue.record("expected a file transfer error, got \(String(describing: error))")
+                continue
+            }
+            #expect(path == to && reason.hasPrefix("cannot rename \(from) to it: "), "\(reason)")
+            // Which way it went: the SFTP server's status, or mv's own words.
+            #expect(reason.contains("mv: ") == !sftp, "\(reason)")
+        }
+        #expect(FileManager.default.contents(atPath: source) == Data("x".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        // The session, and the rename channel, go on working after a refusal.
+        try await connection.rename(source, to: target)
+        #expect(FileManager.default.contents(atPath: target) == Data("x".utf8))
+        #expect(try await connection.run("echo ok").stdoutText == "ok\n")
+        await connection.close()
+    }
+
     @Test func environmentTravelsThroughCatWithoutSFTP() async throws {
         var options = TestSSHD.Options()
         options.sftp = false

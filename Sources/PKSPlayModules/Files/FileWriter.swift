@@ -98,11 +98,6 @@ struct FileWriter: Sendable {
         if let innermost = createDirectories.last {
             try await fs.sh(#"mkdir -p -- "$1""#, [innermost], what: "creating \(innermost)")
         }
-        if let remoteSource {
-            try await fs.sh(#"(umask 077 && cp -- "$1" "$2")"#, [remoteSource, tmp], what: "copying \(remoteSource) on the target")
-        } else {
-            try await context.connection.put(newContent, to: tmp, mode: 0o600)
-        }
         // Preserved owner first (failure ignored, as Ansible does for non-root), then the requested
         // one (failure is an error); chmod last because chown may clear set-id bits.
         var keep = ""
@@ -114,6 +109,25 @@ struct FileWriter: Sendable {
         // differs). `[ -g ]` is a shell builtin; chown would cost a process on the host.
         let me = "\(inspection.facts.euid):\(inspection.facts.egid)"
         let finalMode = plan.mode ?? baseline.mode
+        let keepNeedsChown = !keep.isEmpty && (keep != me || current.parentSetGID != false)
+        if remoteSource == nil, validate == nil, backupPath == nil, plan.chownSpec == nil, !keepNeedsChown {
+            // The common case: no owner to set, nothing to check or back up. The temporary file
+            // gets its final mode as it is written (no chmod) and the connection renames it over
+            // the target (over SSH an SFTP request): no process at all on the host.
+            try await context.connection.put(newContent, to: tmp, mode: finalMode)
+            do {
+                try await context.connection.rename(tmp, to: path)
+            } catch {
+                _ = try? await fs.sh(#"rm -f -- "$1""#, [tmp], what: "removing \(tmp)", allowFailure: true)
+                throw error
+            }
+            return Outcome(backupFile: nil)
+        }
+        if let remoteSource {
+            try await fs.sh(#"(umask 077 && cp -- "$1" "$2")"#, [remoteSource, tmp], what: "copying \(remoteSource) on the target")
+        } else {
+            try await context.connection.put(newContent, to: tmp, mode: 0o600)
+        }
         let prepare = #"""
             t=$1 keep=$2 o=$3 m=$4 me=$5 dir=$6
             fail() { rm -f -- "$t"; exit "$1"; }

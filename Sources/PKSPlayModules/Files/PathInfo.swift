@@ -63,6 +63,9 @@ struct PathInfo: Sendable, Hashable {
     var readable = false
     var writable = false
     var executable = false
+    /// Whether the directory holding `path` is set-group-ID (new files there take its group);
+    /// `nil` when not inspected.
+    var parentSetGID: Bool?
     /// Digest of the content of a readable regular file (followed through links), when asked for.
     var checksum: String?
 

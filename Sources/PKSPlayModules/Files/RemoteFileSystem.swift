@@ -51,6 +51,8 @@ struct RemoteFileSystem: Sendable {
               if [ -e "$p" ]; then stat -L -c '__FMT__' -- "$p" 2>/dev/null; fi; printf '\0'
             else printf '\0\0\0'; fi
             f=; if [ -r "$p" ]; then f=r; fi; if [ -w "$p" ]; then f=${f}w; fi; if [ -x "$p" ]; then f=${f}x; fi
+            case $p in */*) d=${p%/*} ;; *) d=. ;; esac
+            if [ -g "${d:-/}" ]; then f=${f}g; else f=${f}-; fi
             printf '%s\0' "$f"
             if [ -n "$a" ] && [ -f "$p" ] && [ -r "$p" ]; then "${a}sum" < "$p" 2>/dev/null | cut -d' ' -f1; fi; printf '\0'
           else printf 'A\0'; fi
@@ -93,6 +95,7 @@ struct RemoteFileSystem: Sendable {
             }
             let flags = try next()
             info.readable = flags.contains("r"); info.writable = flags.contains("w"); info.executable = flags.contains("x")
+            info.parentSetGID = flags.contains("g")
             let sum = try next().trimmingCharacters(in: .whitespacesAndNewlines)
             info.checksum = sum.isEmpty ? nil : sum
             // A path that vanished between `test` and `stat` reads as absent.
