@@ -26,8 +26,19 @@ extension SSHSession {
         request.append(string: Self.posixRenameExtension)
         request.append(string: source)
         request.append(string: destination)
-        try send(request.bytes, on: channel, what: "renaming \(source)")
-        let reply = try receivePacket(on: channel, what: "renaming \(source)")
+        let reply: [UInt8]
+        do {
+            try send(request.bytes, on: channel, what: "renaming \(source)")
+            reply = try receivePacket(on: channel, what: "renaming \(source)")
+        } catch {
+            // Cut short (Ctrl-C, a lost connection): the channel may hold half a reply, which the
+            // next rename would take for its own. A later rename opens a fresh one.
+            if renameChannel == channel {
+                closeChannel(channel)
+                renameChannel = nil
+            }
+            throw error
+        }
         guard let status = SFTPStatus(reply), status.id == id else {
             throw dropRenameChannel("the SFTP server answered the rename with something else than its status")
         }
@@ -51,16 +62,25 @@ extension SSHSession {
             renameUnavailable = true
             return nil
         }
+        // Held from here on, so that whatever goes wrong in the greeting closes it.
+        renameChannel = channel
         var hello = SFTPPacket(type: SFTPPacket.initialize)
         hello.append(UInt32(3))
-        try send(hello.bytes, on: channel, what: "starting SFTP")
-        let version = try receivePacket(on: channel, what: "starting SFTP")
-        guard SFTPPacket.extensions(inVersion: version)?.contains(Self.posixRenameExtension) == true else {
-            closeChannel(channel)
+        do {
+            try send(hello.bytes, on: channel, what: "starting SFTP")
+            let version = try receivePacket(on: channel, what: "starting SFTP")
+            guard SFTPPacket.extensions(inVersion: version)?.contains(Self.posixRenameExtension) == true else {
+                _ = dropRenameChannel("no \(Self.posixRenameExtension)")
+                return nil
+            }
+        } catch {
+            // No usable greeting: renames go through mv for this session.
+            if renameChannel == channel { closeChannel(channel) }
+            renameChannel = nil
             renameUnavailable = true
-            return nil
+            if case SessionFailure.refused = error { return nil }
+            throw error
         }
-        renameChannel = channel
         return channel
     }
 

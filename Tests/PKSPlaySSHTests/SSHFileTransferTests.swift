@@ -121,10 +121,16 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
-    @Test("rename replaces the target in one step (posix-rename over SFTP, mv without SFTP) and reports refusals", arguments: transports)
-    func renamesOverAnExistingFile(sftp: Bool) async throws {
+    /// The SFTP subsystems a rename may meet: OpenSSH's, none, and one that answers nonsense
+    /// (`cat` sends the greeting back).
+    static let subsystems = ["internal-sftp", "none", "/bin/cat"]
+
+    @Test("rename replaces the target in one step (posix-rename over SFTP, mv otherwise) and reports refusals", arguments: subsystems)
+    func renamesOverAnExistingFile(subsystem: String) async throws {
         var options = TestSSHD.Options()
-        options.sftp = sftp
+        options.sftp = subsystem == "internal-sftp"
+        if subsystem.hasPrefix("/") { options.extraConfig = ["Subsystem sftp \(subsystem)"] }
+        let sftp = options.sftp
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
         let connection = try await SSHConnection.connect(sshd.config())
