@@ -20,6 +20,7 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "PKSPlayCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -39,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "pksplay",
             dependencies: [
-                "PKSPlayCore", "PKSPlayLoader", "PKSPlayEngine", "PKSPlayModules", "PKSPlaySSH", "PKSPlayLocal",
+                "PKSPlayCore", "PKSPlayLoader", "PKSPlayEngine", "PKSPlayModules", "PKSPlaySSH", "PKSPlayLocal", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
