@@ -15,6 +15,8 @@
 # (hyperfine runs of pksplay and the floor, 20), SLOW_RUNS (of ansible-playbook, 3), BIG_SLOW_RUNS
 # (of ansible-playbook on 50 hosts, 2), BENCH_CACHE, SWIFT (/opt/swift/usr/bin/swift),
 # SKIP_BIG=1 (leave out the 50-host case, which takes ansible-playbook minutes).
+# ORDER=FILE (`make order`): time nothing; run each checked pksplay case once under valgrind's
+# callgrind and write the functions they executed to FILE, the release build's symbol order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -25,6 +27,7 @@ BIG_SLOW_RUNS=${BIG_SLOW_RUNS:-2}
 BENCH_CACHE=${BENCH_CACHE:-/var/cache/pksplay-bench}
 SWIFT=${SWIFT:-/opt/swift/usr/bin/swift}
 SKIP_BIG=${SKIP_BIG:-0}
+ORDER=${ORDER:-}
 TASKS=50
 SMALL=2
 BIG=50
@@ -36,6 +39,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 # --- what the benchmark needs ------------------------------------------------------------------
 debs="hyperfine time openssh-server openssh-client python3 python3-venv util-linux procps"
+[ -n "$ORDER" ] && debs="$debs valgrind binutils"
 missing=""
 for p in $debs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -46,18 +50,18 @@ if [ -n "$missing" ]; then
 fi
 
 venv=$BENCH_CACHE/ansible-venv
-if ! "$venv/bin/ansible-playbook" --version 2>/dev/null | grep -q 'core 2\.19\.'; then
+if [ -z "$ORDER" ] && ! "$venv/bin/ansible-playbook" --version 2>/dev/null | grep -q 'core 2\.19\.'; then
     say "installing ansible-core 2.19 into $venv"
     mkdir -p "$BENCH_CACHE"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q 'ansible-core>=2.19,<2.20'
 fi
-ansible_version=$("$venv/bin/ansible-playbook" --version | head -1)
+ansible_version=$("$venv/bin/ansible-playbook" --version 2>/dev/null | head -1 || true)
 
 if [ -z "${PKSPLAY:-}" ]; then
     say "building pksplay (release)"
-    "$SWIFT" build -c release --static-swift-stdlib --product pksplay >&2
+    make -s -C "$repo" release SWIFT="$SWIFT" >&2
     PKSPLAY=$("$SWIFT" build -c release --static-swift-stdlib --show-bin-path)/pksplay
 fi
 [ -x "$PKSPLAY" ] || die "no pksplay binary at $PKSPLAY"
@@ -118,6 +122,12 @@ EOF
 
 # pksplay writes its journals to a scratch state dir (on the same filesystem as ~/.local/state).
 pk_cmd="$PKSPLAY run --state-dir $work/state"
+if [ -n "$ORDER" ]; then
+    # valgrind 3.19 cannot read the DWARF 5 that swiftc writes: a copy without it, symbols kept.
+    mkdir -p "$work/callgrind"
+    strip --strip-debug -o "$work/pksplay" "$PKSPLAY"
+    pk_cmd="valgrind --tool=callgrind --demangle=no --callgrind-out-file=$work/callgrind/%p.out --log-file=$work/callgrind/%p.log $work/pksplay run --state-dir $work/state"
+fi
 ap_cmd="$venv/bin/ansible-playbook"
 floor_cmd="$repo/bench/floor.sh"
 
@@ -142,6 +152,7 @@ printf -- '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: true 1\n  
 : >"$work/commands.txt" # every timed command line, $work shown as $WORK
 # measure KEY RUNS WARMUP COMMAND [hyperfine options...]: one hyperfine benchmark, kept as KEY.
 measure() {
+    [ -n "$ORDER" ] && return
     local key=$1 runs=$2 warmup=$3 command=$4 load
     shift 4
     say "$key"
@@ -198,6 +209,7 @@ EOF
 verify() {
     local tool=$1 hosts=$2 ok=$3 changed=$4
     shift 4
+    [ -n "$ORDER" ] && [ "$tool" = ap ] && return
     if [ "$tool" = pk ]; then
         $pk_cmd "$@" --format json >"$work/out.txt" || true
         check_pk "$work/out.txt" "$hosts" "$ok" "$changed" || die "pksplay run $* did not do what it should"
@@ -208,6 +220,7 @@ verify() {
 }
 # peak_rss KEY COMMAND...: the largest "Maximum resident set size" of 3 runs, in KiB, kept as KEY.
 peak_rss() {
+    [ -n "$ORDER" ] && return
     local key=$1 max=0 kib
     shift
     for _ in 1 2 3; do
@@ -239,7 +252,7 @@ verify pk 1 $TASKS $TASKS "$work/lineinfile.yml" -i "$work/local.ini" -c local -
 verify pk 1 $TASKS 0 "$work/lineinfile.yml" -i "$work/local.ini" -c local -e "bench_prefix=$work/files/pk-local"
 verify ap 1 $TASKS $TASKS "$work/lineinfile.yml" -i "$work/local.ini" -c local -e "bench_prefix=$work/files/ap-local"
 verify ap 1 $TASKS 0 "$work/lineinfile.yml" -i "$work/local.ini" -c local -e "bench_prefix=$work/files/ap-local"
-cmp "$work/files/pk-local-localhost.txt" "$work/files/ap-local-localhost.txt" >&2 ||
+[ -n "$ORDER" ] || cmp "$work/files/pk-local-localhost.txt" "$work/files/ap-local-localhost.txt" >&2 ||
     die "pksplay and ansible-playbook wrote different files"
 # Second runs first: the checks above left both files complete.
 measure pk_local_li_2 "$RUNS" 2 "$(li_local "$pk_cmd" pk-local)"
@@ -312,7 +325,7 @@ for n in $SMALL $BIG; do
         printf 'ansible_ssh_known_hosts_file=%s\nansible_python_interpreter=/usr/bin/python3\n' "$work/known_hosts"
     } >"$work/ssh$n.ini"
 done
-floor() { echo "$floor_cmd $1 $TASKS $port $work/ssh/client_ed25519 $work/known_hosts $work/cp $2"; }
+floor() { [ -n "$ORDER" ] && echo true || echo "$floor_cmd $1 $TASKS $port $work/ssh/client_ed25519 $work/known_hosts $work/cp $2"; }
 # One command over plain ssh, to show what a bare round trip costs on this sshd.
 measure ssh_one "$RUNS" 2 "ssh -F /dev/null -p $port -i $work/ssh/client_ed25519 -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 -o UserKnownHostsFile=$work/known_hosts root@127.0.0.1 /bin/true"
 
@@ -338,6 +351,7 @@ verify pk $SMALL $TASKS 0 $(li_ssh "" pk-ssh)
 verify ap $SMALL $TASKS $TASKS $(li_ssh "" ap-ssh)
 verify ap $SMALL $TASKS 0 $(li_ssh "" ap-ssh)
 for i in $(seq 1 $SMALL); do
+    [ -n "$ORDER" ] && break
     cmp "$work/files/pk-ssh-h$i.txt" "$work/files/ap-ssh-h$i.txt" >&2 || die "pksplay and ansible-playbook wrote different files"
 done
 measure pk_ssh_li_2 "$RUNS" 2 "$(li_ssh "$pk_cmd" pk-ssh)"
@@ -364,6 +378,19 @@ if [ "$SKIP_BIG" != 1 ]; then
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if [ -n "$ORDER" ]; then
+    # Every function of pksplay's own image that any run executed, once each, sorted: a list that
+    # changes only where the code does. callgrind marks a recursive activation NAME'2.
+    for out in "$work"/callgrind/*.out; do
+        callgrind_annotate --threshold=100 "$out"
+    done | sed -nE "s|^ *[0-9,]+ +\([ 0-9.]+%\) +[^ ]*:([^ ]+) \[$work/pksplay\]\$|\1|p" | sed -E "s/'[0-9]+\$//" | grep -v '^0x' |
+        LC_ALL=C sort -u >"$work/order"
+    [ "$(wc -l <"$work/order")" -gt 1000 ] || die "callgrind recorded only $(wc -l <"$work/order") functions"
+    mv "$work/order" "$ORDER"
+    say "$(wc -l <"$ORDER") functions written to $ORDER"
+    exit 0
+fi
 
 # --- report ----------------------------------------------------------------------------------------
 mkdir -p "$repo/bench/results"
