@@ -276,6 +276,44 @@ struct JournalRollbackTests {
         #expect(FileJournal.timestamp(951_825_599) == "20000229T115959")
     }
 
+    @Test("changes journaled at once share a sync, and each returns only once its line is on disk")
+    func concurrentChangesShareOneSync() async throws {
+        let dir = try TemporaryDirectory(prefix: "pksplay-journal")
+        let syncs = LockedCounter()
+        let entered = DispatchSemaphore(value: 0), gate = DispatchSemaphore(value: 0)
+        // The header takes sync 1; the first change's sync (2) is held open until the others wait.
+        let journal = try FileJournal(stateDirectory: dir.file("state"), playbook: "p", inventory: [], checkMode: false, extraVarNames: []) { fd in
+            if syncs.increment() == 2 { entered.signal(); gate.wait() }
+            return fdatasync(fd)
+        }
+        let undo = UndoRecord(module: "file", summary: "remove it", data: [:])
+        let returned = LockedCounter()
+        let group = DispatchGroup()
+        func change(_ n: Int) {
+            group.enter()
+            Thread.detachNewThread {
+                try? journal.append({ var e = JournalEntry(kind: .change, seq: 0); e.host = "h\(n)"; e.undo = undo; return e }())
+                _ = returned.increment()
+                group.leave()
+            }
+        }
+        change(0)
+        entered.wait()
+        for n in 1...8 { change(n) }
+        // All eight lines are written while the first sync is held; none of them may return yet.
+        while journal.written < 10 { try await Task.sleep(for: .milliseconds(2)) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(returned.value == 0)
+        gate.signal()
+        group.wait()
+        #expect(returned.value == 9)
+        #expect(syncs.value == 3, "header, the first change, then one sync for the eight that waited")
+        let run = try JournalReader.read(journal.path)
+        #expect(run.unreadableLines == 0)
+        #expect(run.entries.map(\.seq) == Array(1...10))
+        #expect(Set(run.changes.compactMap(\.host)) == Set((0...8).map { "h\($0)" }))
+    }
+
     @Test("check-mode runs journal nothing to undo")
     func checkModeJournalsNothing() async throws {
         let dir = try TemporaryDirectory(prefix: "pksplay-journal")
@@ -284,5 +322,23 @@ struct JournalRollbackTests {
         let read = try JournalReader.read(journal.path)
         #expect(read.changes.isEmpty)
         #expect(!dir.exists("created.txt"))
+    }
+}
+
+/// A counter several threads bump.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    /// Adds one; returns the new count.
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
+    }
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
     }
 }
