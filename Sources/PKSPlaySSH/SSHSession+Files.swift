@@ -5,7 +5,8 @@ import PKSPlayCore
 extension SSHSession {
     // MARK: put / get
 
-    /// Writes `data` to `path` over SFTP (through `cat` when the server has no SFTP). With `mode`
+    /// Writes `data` to `path` over SFTP, pipelined on the request channel where the server allows
+    /// (libssh2's SFTP otherwise, `cat` when the server has no SFTP). With `mode`
     /// the file gets exactly that mode before any content is written; without, a new file is
     /// created 0644 (less the server's umask) and an existing one keeps its mode.
     func put(_ data: Data, to path: String, mode: Int?) throws {
@@ -13,6 +14,7 @@ extension SSHSession {
         if let mode, !(0...0o7777).contains(mode) {
             throw SessionFailure.invalidRequest("file mode \(String(mode, radix: 8)) for \(path) is not between 0 and 7777 (octal)")
         }
+        if try putPipelined(data, to: path, mode: mode) { return }
         guard let sftp = try sftpChannel() else { return try putWithCat(data, to: path, mode: mode) }
         try sftpWrite(
             sftp, data, to: path, flags: LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,

@@ -36,10 +36,11 @@ final class SSHSession {
     var sftp: OpaquePointer?
     /// Why SFTP cannot be used on this server, once known; transfers then go through `cat`.
     var sftpUnavailable: String?
-    /// The SFTP channel renames use (see `rename`), and whether the server can do them there.
-    var renameChannel: OpaquePointer?
-    var renameUnavailable = false
-    var renameRequestID: UInt32 = 0
+    /// The SFTP channel the session speaks itself (renames, pipelined writes: see `availableRequestChannel()`),
+    /// whether the server lacks what it needs, and the last request id sent on it.
+    var requestChannel: OpaquePointer?
+    var requestChannelUnavailable = false
+    var requestID: UInt32 = 0
 
     /// One buffer for all reads on this session.
     let buffer: UnsafeMutableRawBufferPointer
@@ -341,12 +342,12 @@ final class SSHSession {
             libssh2_session_set_timeout(session, 2000)
             libssh2_session_set_blocking(session, 1)
             if let sftp { _ = libssh2_sftp_shutdown(sftp) }
-            if let renameChannel { _ = libssh2_channel_free(renameChannel) }
+            if let requestChannel { _ = libssh2_channel_free(requestChannel) }
             if graceful { _ = pks_session_disconnect(session, "pksplay closing the session") }
             _ = libssh2_session_free(session)
         }
         sftp = nil
-        renameChannel = nil
+        requestChannel = nil
         session = nil
         if socket >= 0 {
             close(socket)

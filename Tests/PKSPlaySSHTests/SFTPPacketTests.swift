@@ -2,13 +2,32 @@ import Testing
 
 @testable import PKSPlaySSH
 
-@Suite("The SFTP packets the session writes and reads itself (for posix-rename)")
+@Suite("The SFTP packets the session writes and reads itself (posix-rename, pipelined writes)")
 struct SFTPPacketTests {
     @Test func encodesLengthTypeNumbersAndStrings() {
         var packet = SFTPPacket(type: SFTPPacket.extended)
         packet.append(UInt32(7))
         packet.append(string: "é")
         #expect(packet.bytes == [0, 0, 0, 11, 200, 0, 0, 0, 7, 0, 0, 0, 2, 0xC3, 0xA9])
+    }
+
+    @Test func encodesOffsetsByteStringsAndPermissions() {
+        var packet = SFTPPacket(type: SFTPPacket.write)
+        packet.append(UInt32(2))
+        packet.append(bytes: [0, 0xFF])
+        packet.append(UInt64(0x1_0000_0002))
+        packet.appendPermissions(0o100644)
+        // The file type bits are no permission: only 0644 (0x1A4) is sent.
+        #expect(packet.bytes == [0, 0, 0, 27, 6, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0xFF, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0x01, 0xA4])
+    }
+
+    @Test func readsAHandleReplyAsBytes() throws {
+        // OpenSSH's handles are binary: a handle with a zero byte and one above 0x7F comes back as is.
+        let reply = try #require(SFTPPacket.handle(inReply: [102, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0x80, 7]))
+        #expect(reply.0 == 5 && reply.1 == [0, 0x80, 7])
+        #expect(SFTPPacket.handle(inReply: [102, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0x80]) == nil, "a handle cut short")
+        #expect(SFTPPacket.handle(inReply: [102, 0, 0, 0, 5, 0, 0, 0, 1, 0, 9]) == nil, "bytes after the handle")
+        #expect(SFTPPacket.handle(inReply: [101, 0, 0, 0, 5, 0, 0, 0, 0]) == nil, "a status is no handle")
     }
 
     @Test func readsTheExtensionsOfAVersionPacket() {

@@ -167,6 +167,67 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
+    /// An SFTP server that refuses FSETSTAT (`-P`: OpenSSH's list of requests it denies).
+    @Test("a refused mode: an existing file keeps its content, a new one reports it, and the session goes on")
+    func refusedModeSendsNoContentToAnExistingFile() async throws {
+        var options = TestSSHD.Options()
+        options.sftp = false
+        options.extraConfig = ["Subsystem sftp internal-sftp -P fsetstat"]
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let existing = sshd.directory + "/existing"
+        #expect(FileManager.default.createFile(atPath: existing, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644]))
+        for (path, created) in [(existing, false), (sshd.directory + "/fresh", true)] {
+            let error = await #expect(throws: ConnectionError.self) { try await connection.put(Data("secret".utf8), to: path, mode: 0o600) }
+            guard case .fileTransfer(let failedPath, let reason)? = error else {
+                Issue.record("expected a file transfer error, got \(String(describing: error))")
+                continue
+            }
+            #expect(failedPath == path && reason.hasPrefix("cannot set its mode to 600: "), "\(reason)")
+            if created {
+                // Created by this request with 0600 less the umask: never wider than asked.
+                #expect((permissions(path) ?? -1) & ~0o600 == 0)
+            } else {
+                // Opened with O_TRUNC, as any write to an existing file; but the content was held back.
+                #expect(FileManager.default.contents(atPath: path) == Data())
+                #expect(permissions(path) == 0o644)
+            }
+        }
+        // Without a mode nothing is denied; the request channel still answers.
+        let plain = sshd.directory + "/plain"
+        try await connection.put(Data("fine".utf8), to: plain, mode: nil)
+        #expect(FileManager.default.contents(atPath: plain) == Data("fine".utf8))
+        try await connection.rename(plain, to: existing)
+        #expect(FileManager.default.contents(atPath: existing) == Data("fine".utf8))
+        await connection.close()
+    }
+
+    @Test("a refused write is reported, the handle is closed, and the session goes on")
+    func refusedWriteIsReported() async throws {
+        var options = TestSSHD.Options()
+        options.sftp = false
+        options.extraConfig = ["Subsystem sftp internal-sftp -P write"]
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/big"
+        // More than the 64 writes of 32 KiB kept in flight: refusals arrive while writes still go out.
+        let data = randomData(3 << 20)
+        let error = await #expect(throws: ConnectionError.self) { try await connection.put(data, to: path, mode: 0o640) }
+        guard case .fileTransfer(_, let reason)? = error else {
+            Issue.record("expected a file transfer error, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.hasPrefix("cannot write it: "), "\(reason)")
+        #expect(FileManager.default.contents(atPath: path) == Data())
+        // An empty file needs no WRITE: it goes through, on the same channel.
+        try await connection.put(Data(), to: sshd.directory + "/empty", mode: 0o600)
+        #expect(permissions(sshd.directory + "/empty") == 0o600)
+        #expect(try await connection.run("echo ok").stdoutText == "ok\n")
+        await connection.close()
+    }
+
     @Test func environmentTravelsThroughCatWithoutSFTP() async throws {
         var options = TestSSHD.Options()
         options.sftp = false
