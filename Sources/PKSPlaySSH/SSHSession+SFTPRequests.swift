@@ -66,9 +66,10 @@ extension SSHSession {
     /// nil, less the server's umask); with `mode`, FSETSTAT then gives it exactly that mode before
     /// any content lands, as `put` promises. With `mode`, the file is first opened to be created
     /// (O_EXCL): a file this request created is the session's own, so its FSETSTAT cannot be
-    /// refused and goes out with the writes. An existing file is opened again without O_EXCL, and
-    /// its content is sent only once the server has accepted the mode: content meant for a 0600
-    /// file never lands in a file that stayed world-readable.
+    /// refused and goes out with the writes. An existing file is opened again without O_EXCL or
+    /// O_TRUNC, and is emptied and written only once the server has accepted the mode: content
+    /// meant for a 0600 file never lands in a file that stayed world-readable, and a refusal leaves
+    /// the file as it was.
     func putPipelined(_ data: Data, to path: String, mode: Int?) throws -> Bool {
         guard let channel = try availableRequestChannel() else { return false }
         let what = "writing \(path)"
@@ -80,7 +81,9 @@ extension SSHSession {
                 var request = SFTPPacket(type: SFTPPacket.open)
                 request.append(openID)
                 request.append(string: path)
-                request.append(SFTPPacket.openWrite | SFTPPacket.openCreate | (exclusive ? SFTPPacket.openExclusive : SFTPPacket.openTruncate))
+                // An existing file that gets a mode is emptied only once the mode is accepted.
+                let last = exclusive ? SFTPPacket.openExclusive : (mode == nil ? SFTPPacket.openTruncate : 0)
+                request.append(SFTPPacket.openWrite | SFTPPacket.openCreate | last)
                 request.appendPermissions(mode ?? 0o644)
                 try send(request.bytes, on: channel, what: what)
                 let reply = try receivePacket(on: channel, what: what)
@@ -126,8 +129,12 @@ extension SSHSession {
             }
             if let mode {
                 try issue(SFTPPacket.fsetstat, "cannot set its mode to \(String(mode, radix: 8))") { $0.appendPermissions(mode) }
-                // Someone else's file may refuse the mode: hear the answer before any content goes.
-                if !created { try collect() }
+                // Someone else's file may refuse the mode: hear the answer before it is emptied
+                // and before any content goes.
+                if !created {
+                    try collect()
+                    if failure == nil { try issue(SFTPPacket.fsetstat, "cannot empty it") { $0.appendSize(0) } }
+                }
             }
             var offset = 0
             let chunk = max(Self.writeChunkSize(handle: handle), 1024)
@@ -267,7 +274,8 @@ struct SFTPPacket {
     static let openCreate: UInt32 = 0x08
     static let openTruncate: UInt32 = 0x10
     static let openExclusive: UInt32 = 0x20
-    /// The flag of an ATTRS block that says permissions follow.
+    /// The flags of an ATTRS block that say a size, or permissions, follow.
+    static let attributeSize: UInt32 = 0x01
     static let attributePermissions: UInt32 = 0x04
 
     /// Length (of what follows), type, fields.
@@ -304,6 +312,12 @@ struct SFTPPacket {
         append(UInt32(bytes.count))
         body.append(contentsOf: bytes)
         updateLength()
+    }
+
+    /// An ATTRS block holding only a size (FSETSTAT with it truncates).
+    mutating func appendSize(_ size: UInt64) {
+        append(SFTPPacket.attributeSize)
+        append(size)
     }
 
     /// An ATTRS block holding only permissions.

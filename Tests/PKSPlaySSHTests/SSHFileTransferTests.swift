@@ -44,6 +44,11 @@ struct SSHFileTransferTests {
         try await connection.put(Data("script".utf8), to: secret, mode: 0o755)
         #expect(permissions(secret) == 0o755)
         #expect(FileManager.default.contents(atPath: secret) == Data("script".utf8))
+        // Shorter content with a mode over a longer file: nothing of the old one is left.
+        try await connection.put(Data("pw".utf8), to: secret, mode: 0o750)
+        #expect(FileManager.default.contents(atPath: secret) == Data("pw".utf8))
+        #expect(permissions(secret) == 0o750)
+        try await connection.put(Data("script".utf8), to: secret, mode: 0o755)
         // No mode: an existing file keeps its mode, a new one gets 0644 (umask 022 on the host).
         try await connection.put(Data("again".utf8), to: secret, mode: nil)
         #expect(permissions(secret) == 0o755)
@@ -189,8 +194,8 @@ struct SSHFileTransferTests {
                 // Created by this request with 0600 less the umask: never wider than asked.
                 #expect((permissions(path) ?? -1) & ~0o600 == 0)
             } else {
-                // Opened with O_TRUNC, as any write to an existing file; but the content was held back.
-                #expect(FileManager.default.contents(atPath: path) == Data())
+                // Neither emptied nor written: the file is as it was.
+                #expect(FileManager.default.contents(atPath: path) == Data("old".utf8))
                 #expect(permissions(path) == 0o644)
             }
         }
