@@ -77,6 +77,8 @@ extension SSHSession {
                 }
             }
             if rc != 0 { throw failure("starting the command", code: rc).asTransport }
+            // While the command runs, the server's answer to the next channel's open comes in.
+            prepareSpareChannel()
             try pump(channel, stdin: stdin, state: &state, deadline: deadline)
             let status = try finish(channel, deadline: deadline, sawEOF: state.remoteEOF)
             return ExecResult(exitStatus: status, stdout: state.stdout, stderr: state.collectedStderr)
@@ -93,8 +95,41 @@ extension SSHSession {
         }
     }
 
+    /// The channel for a command: the spare one opened after the last command, or a new one. An
+    /// open still under way is finished by the same call, which libssh2 resumes.
     private func openChannel(deadline: ContinuousClock.Instant?) throws -> OpaquePointer? {
-        try retryPointer(until: deadline) { pks_channel_open_session(session) }
+        if let spareChannel {
+            self.spareChannel = nil
+            return spareChannel
+        }
+        spareOpenPending = false
+        return try retryPointer(until: deadline) { pks_channel_open_session(session) }
+    }
+
+    /// Starts opening the next command's channel, without waiting for the server's answer, which
+    /// arrives while the current command runs: the next command finds its channel open and saves
+    /// a round trip. Best effort: when it cannot start, the next command opens a channel as before
+    /// and reports what goes wrong.
+    func prepareSpareChannel() {
+        guard spareChannel == nil, !spareOpenPending, deadReason == nil, session != nil, !outboundPending else { return }
+        if let channel = pks_channel_open_session(session) {
+            spareChannel = channel
+            return
+        }
+        guard libssh2_session_last_errno(session) == LIBSSH2_ERROR_EAGAIN else { return }
+        spareOpenPending = true
+        // A partly sent open must be finished before any other packet goes out.
+        if outboundPending { _ = try? settleSpareChannel() }
+    }
+
+    /// Finishes an open started by ``prepareSpareChannel()``, keeping the channel as the spare.
+    /// Called before opening any other channel: libssh2 has one open in progress per session, and
+    /// a new call would resume that one.
+    func settleSpareChannel() throws {
+        guard spareOpenPending else { return }
+        spareOpenPending = false
+        let bound = ContinuousClock.now + .milliseconds(Int(max(config.connectTimeout, 10) * 1000))
+        spareChannel = try retryPointer(until: bound) { pks_channel_open_session(session) }
     }
 
     /// The calls that can leave a packet half-sent; the same call must be repeated to finish it.

@@ -111,6 +111,7 @@ extension SSHSession {
         if let sftp { return sftp }
         if sftpUnavailable != nil { return nil }
         let bound = ContinuousClock.now + .milliseconds(Int(max(config.connectTimeout, 10) * 1000))
+        try settleSpareChannel()
         if let handle = try retryPointer(until: bound, { libssh2_sftp_init(session) }) {
             sftp = handle
             return handle

@@ -168,6 +168,7 @@ extension SSHSession {
     private func availableRequestChannel() throws -> OpaquePointer? {
         if let requestChannel { return requestChannel }
         if requestChannelUnavailable { return nil }
+        try settleSpareChannel()
         guard let channel = try retryPointer(until: nil, { pks_channel_open_session(session) }) else {
             throw failure("opening a channel for SFTP").asTransport
         }

@@ -42,6 +42,11 @@ final class SSHSession {
     var requestChannelUnavailable = false
     var requestID: UInt32 = 0
 
+    /// The next command's channel, opened while the last one's result went back (see
+    /// `prepareSpareChannel()`), and whether its open is still under way.
+    var spareChannel: OpaquePointer?
+    var spareOpenPending = false
+
     /// One buffer for all reads on this session.
     let buffer: UnsafeMutableRawBufferPointer
     /// Shared with the C callbacks (keyboard-interactive answers, time of the last bytes received).
@@ -343,11 +348,14 @@ final class SSHSession {
             libssh2_session_set_blocking(session, 1)
             if let sftp { _ = libssh2_sftp_shutdown(sftp) }
             if let requestChannel { _ = libssh2_channel_free(requestChannel) }
+            if let spareChannel { _ = libssh2_channel_free(spareChannel) }
             if graceful { _ = pks_session_disconnect(session, "pksplay closing the session") }
             _ = libssh2_session_free(session)
         }
         sftp = nil
         requestChannel = nil
+        spareChannel = nil
+        spareOpenPending = false
         session = nil
         if socket >= 0 {
             close(socket)

@@ -233,6 +233,29 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
+    /// After each command the session starts opening the next command's channel without waiting
+    /// for the answer; SFTP channels opened meanwhile, failures and renames must not upset it.
+    @Test("commands and file transfers interleave on one session", arguments: transports)
+    func commandsAndTransfersInterleave(sftp: Bool) async throws {
+        var options = TestSSHD.Options()
+        options.sftp = sftp
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/f", moved = sshd.directory + "/g"
+        for round in 1...3 {
+            #expect(try await connection.run("echo \(round)").stdoutText == "\(round)\n")
+            try await connection.put(Data("r\(round)".utf8), to: path, mode: 0o600)
+            #expect(try await connection.run("cat \(shellQuote(path))").stdoutText == "r\(round)")
+            #expect(try await connection.get(path) == Data("r\(round)".utf8))
+            try await connection.rename(path, to: moved)
+            let failed = try await connection.run("exit 3")
+            #expect(failed.exitStatus == 3)
+            #expect(try await connection.get(moved) == Data("r\(round)".utf8))
+        }
+        await connection.close()
+    }
+
     @Test func environmentTravelsThroughCatWithoutSFTP() async throws {
         var options = TestSSHD.Options()
         options.sftp = false
