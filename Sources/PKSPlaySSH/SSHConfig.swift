@@ -64,6 +64,9 @@ public struct SSHConfig: Sendable, CustomStringConvertible, CustomReflectable {
     public var keepaliveInterval: Int
     /// Whether ssh-agent (`SSH_AUTH_SOCK`) is tried after the key files.
     public var useAgent: Bool
+    /// Whether SFTP goes through the session's own pipelined channel when the server allows; off
+    /// only in tests, to reach the libssh2 SFTP that servers without it get.
+    var requestChannel = true
 
     public init(
         host: String, address: String? = nil, port: Int = 22, user: String? = nil, identityFiles: [String] = [],

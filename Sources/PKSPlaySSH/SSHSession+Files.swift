@@ -24,9 +24,11 @@ extension SSHSession {
     /// The first read of a `get`: small enough that libssh2's read-ahead is two requests.
     static let firstReadSize = 8 * 1024
 
-    /// Reads the whole file at `path` over SFTP (through `cat` when the server has no SFTP).
+    /// Reads the whole file at `path` over SFTP, pipelined on the request channel where the server
+    /// allows (libssh2's SFTP otherwise, `cat` when the server has no SFTP).
     func get(_ path: String) throws -> Data {
         try ensureAlive()
+        if let content = try getPipelined(path) { return content }
         guard let sftp = try sftpChannel() else { return try getWithCat(path) }
         guard let handle = try open(sftp, path, flags: LIBSSH2_FXF_READ, mode: 0, deadline: nil) else {
             throw sftpFailure(sftp, "cannot open it for reading")

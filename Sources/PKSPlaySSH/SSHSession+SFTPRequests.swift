@@ -6,16 +6,19 @@ import PKSPlayCore
 ///
 /// - an overwriting rename: SFTP version 3's own RENAME refuses an existing target, and libssh2
 ///   1.10 does not expose OpenSSH's `posix-rename@openssh.com` extension;
-/// - a pipelined write: libssh2 waits for each request's answer before it sends the next (OPEN,
-///   FSETSTAT, WRITE, CLOSE: four round trips for a small file); here, once OPEN has answered with
-///   the handle, the rest go out together: two round trips for a new file of any size.
+/// - pipelined writes and reads: libssh2 waits for each request's answer before it sends the next
+///   (OPEN, FSETSTAT, WRITE, CLOSE: four round trips for a small file); here, once OPEN has
+///   answered with the handle, the rest go out together: two round trips for a new file of any
+///   size, and for reading a small one.
 ///
 /// A server without the extension (or without SFTP) gets `mv` for renames and libssh2's SFTP (or
-/// `cat`) for writes: same results, more round trips or a process more.
+/// `cat`) for reads and writes: same results, more round trips or a process more.
 extension SSHSession {
     static let posixRenameExtension = "posix-rename@openssh.com"
     /// The most requests sent and not yet answered: bounds what a large file holds in flight.
     static let maxRequestsInFlight = 64
+    /// What one READ asks for.
+    static let readChunkSize = 32 * 1024
     /// The most data one WRITE carries: what fills the 32 KiB channel packet libssh2 sends (a
     /// larger WRITE would take two), and below the 32 KiB every SFTP server must accept.
     static func writeChunkSize(handle: [UInt8]) -> Int {
@@ -163,12 +166,101 @@ extension SSHSession {
         }
     }
 
+    /// Reads the whole file at `path` on the request channel; nil when the server has none (the
+    /// caller then reads through libssh2's SFTP or `cat`). Once OPEN has answered, two READs go
+    /// out together (a file under 32 KiB is whole after that one round trip), more while the file
+    /// keeps coming, up to 16 in flight; the CLOSE is sent without waiting for its answer, which
+    /// the next request on the channel passes over.
+    func getPipelined(_ path: String) throws -> Data? {
+        guard let channel = try availableRequestChannel() else { return nil }
+        let what = "reading \(path)"
+        do {
+            requestID &+= 1
+            let openID = requestID
+            var request = SFTPPacket(type: SFTPPacket.open)
+            request.append(openID)
+            request.append(string: path)
+            request.append(SFTPPacket.openRead)
+            request.append(UInt32(0))  // no attributes
+            try send(request.bytes, on: channel, what: what)
+            let reply = try receivePacket(on: channel, what: what)
+            if let status = SFTPStatus(reply), status.id == openID {
+                throw SessionFailure.sftp(code: UInt(status.code), message: "cannot open it for reading: \(sftpStatusText(UInt(status.code)))")
+            }
+            guard let (id, handle) = SFTPPacket.handle(inReply: reply), id == openID else {
+                throw dropRequestChannel("the SFTP server answered an open with something else than a handle")
+            }
+
+            var content = Data()
+            var inFlight: [(id: UInt32, offset: Int)] = []
+            var nextOffset = 0
+            var ended = false
+            var failure: SessionFailure?
+            func issueRead() throws {
+                requestID &+= 1
+                var read = SFTPPacket(type: SFTPPacket.read)
+                read.append(requestID)
+                read.append(bytes: handle)
+                read.append(UInt64(nextOffset))
+                read.append(UInt32(Self.readChunkSize))
+                try send(read.bytes, on: channel, what: what)
+                inFlight.append((requestID, nextOffset))
+                nextOffset += Self.readChunkSize
+            }
+            try issueRead()
+            try issueRead()
+            while let head = inFlight.first {
+                inFlight.removeFirst()
+                let packet = try receivePacket(on: channel, what: what)
+                if let (id, data) = SFTPPacket.data(inReply: packet), id == head.id {
+                    // Regular files come back whole up to their end: a short read is the end, and
+                    // data after it means the file changed under the read.
+                    if ended || content.count != head.offset {
+                        if failure == nil { failure = .sftp(code: UInt(LIBSSH2_FX_FAILURE), message: "it changed while it was read") }
+                        continue
+                    }
+                    content.append(contentsOf: data)
+                    if data.count < Self.readChunkSize {
+                        ended = true
+                    } else if failure == nil {
+                        try issueRead()
+                        if inFlight.count < 16 { try issueRead() }
+                    }
+                } else if let status = SFTPStatus(packet), status.id == head.id {
+                    if status.code == UInt32(LIBSSH2_FX_EOF) {
+                        ended = true
+                    } else if failure == nil {
+                        failure = .sftp(code: UInt(status.code), message: "cannot read it: \(sftpStatusText(UInt(status.code)))")
+                    }
+                } else {
+                    throw dropRequestChannel("the SFTP server answered a read with something else than its data or status")
+                }
+            }
+            requestID &+= 1
+            var close = SFTPPacket(type: SFTPPacket.close)
+            close.append(requestID)
+            close.append(bytes: handle)
+            try send(close.bytes, on: channel, what: what)
+            unansweredRequests.insert(requestID)
+            if let failure { throw failure }
+            return content
+        } catch let error as SessionFailure {
+            if case .sftp = error { throw error }
+            if requestChannel == channel {
+                closeChannel(channel)
+                requestChannel = nil
+            }
+            throw error
+        }
+    }
+
     /// The request channel, started and greeted on first use; nil when the server has no SFTP or
     /// no `posix-rename@openssh.com` (remembered for the session).
     private func availableRequestChannel() throws -> OpaquePointer? {
         if let requestChannel { return requestChannel }
-        if requestChannelUnavailable { return nil }
+        if requestChannelUnavailable || !config.requestChannel { return nil }
         try settleSpareChannel()
+        unansweredRequests = []
         guard let channel = try retryPointer(until: nil, { pks_channel_open_session(session) }) else {
             throw failure("opening a channel for SFTP").asTransport
         }
@@ -201,8 +293,8 @@ extension SSHSession {
         return channel
     }
 
-    /// Forgets a channel that said something unexpected (renames then use `mv`, writes libssh2's
-    /// SFTP), closing it.
+    /// Forgets a channel that said something unexpected (renames then use `mv`, reads and writes
+    /// libssh2's SFTP), closing it.
     private func dropRequestChannel(_ reason: String) -> SessionFailure {
         if let requestChannel { closeChannel(requestChannel) }
         requestChannel = nil
@@ -232,13 +324,22 @@ extension SSHSession {
     }
 
     /// One SFTP packet (length-prefixed) from the channel, without its length.
+    /// The next SFTP packet (length-prefixed) from the channel, without its length; answers to
+    /// requests nobody waits for (a read's CLOSE) are passed over.
     private func receivePacket(on channel: OpaquePointer, what: String) throws -> [UInt8] {
-        let header = try receive(4, on: channel, what: what)
-        let length = header.reduce(0) { $0 << 8 | Int($1) }
-        guard length > 0, length <= 256 * 1024 else {
-            throw dropRequestChannel("the SFTP server sent a packet of \(length) bytes while \(what)")
+        while true {
+            let header = try receive(4, on: channel, what: what)
+            let length = header.reduce(0) { $0 << 8 | Int($1) }
+            // A DATA reply carries at most one read's length, and reads ask for 32 KiB.
+            guard length > 0, length <= 256 * 1024 else {
+                throw dropRequestChannel("the SFTP server sent a packet of \(length) bytes while \(what)")
+            }
+            let packet = try receive(length, on: channel, what: what)
+            if !unansweredRequests.isEmpty, let status = SFTPStatus(packet), unansweredRequests.remove(status.id) != nil {
+                continue
+            }
+            return packet
         }
-        return try receive(length, on: channel, what: what)
     }
 
     private func receive(_ count: Int, on channel: OpaquePointer, what: String) throws -> [UInt8] {
@@ -268,9 +369,12 @@ struct SFTPPacket {
     static let extended: UInt8 = 200
     static let open: UInt8 = 3
     static let close: UInt8 = 4
+    static let read: UInt8 = 5
     static let write: UInt8 = 6
     static let fsetstat: UInt8 = 10
     static let handle: UInt8 = 102
+    static let data: UInt8 = 103
+    static let openRead: UInt32 = 0x01
     static let openWrite: UInt32 = 0x02
     static let openCreate: UInt32 = 0x08
     static let openTruncate: UInt32 = 0x10
@@ -334,6 +438,13 @@ struct SFTPPacket {
     static func handle(inReply packet: [UInt8]) -> (UInt32, [UInt8])? {
         var reader = SFTPReader(packet)
         guard reader.byte() == handle, let id = reader.uint32(), let bytes = reader.byteString(), reader.atEnd else { return nil }
+        return (id, bytes)
+    }
+
+    /// The request id and bytes of a DATA reply; nil when `packet` is not one.
+    static func data(inReply packet: [UInt8]) -> (UInt32, [UInt8])? {
+        var reader = SFTPReader(packet)
+        guard reader.byte() == data, let id = reader.uint32(), let bytes = reader.byteString(), reader.atEnd else { return nil }
         return (id, bytes)
     }
 

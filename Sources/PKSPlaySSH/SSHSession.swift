@@ -41,6 +41,8 @@ final class SSHSession {
     var requestChannel: OpaquePointer?
     var requestChannelUnavailable = false
     var requestID: UInt32 = 0
+    /// Requests on that channel whose answers nobody waits for (a read's CLOSE).
+    var unansweredRequests: Set<UInt32> = []
 
     /// The next command's channel, opened while the last one's result went back (see
     /// `prepareSpareChannel()`), and whether its open is still under way.
@@ -354,6 +356,7 @@ final class SSHSession {
         }
         sftp = nil
         requestChannel = nil
+        unansweredRequests = []
         spareChannel = nil
         spareOpenPending = false
         session = nil

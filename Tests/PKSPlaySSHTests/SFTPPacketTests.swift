@@ -30,6 +30,13 @@ struct SFTPPacketTests {
         #expect(SFTPPacket.handle(inReply: [101, 0, 0, 0, 5, 0, 0, 0, 0]) == nil, "a status is no handle")
     }
 
+    @Test func readsADataReply() throws {
+        let reply = try #require(SFTPPacket.data(inReply: [103, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0xFF]))
+        #expect(reply.0 == 9 && reply.1 == [0, 0xFF])
+        #expect(SFTPPacket.data(inReply: [103, 0, 0, 0, 9, 0, 0, 0, 3, 0, 0xFF]) == nil, "data cut short")
+        #expect(SFTPPacket.data(inReply: [102, 0, 0, 0, 9, 0, 0, 0, 1, 0]) == nil, "a handle is no data")
+    }
+
     @Test func readsTheExtensionsOfAVersionPacket() {
         let version: [UInt8] = [2, 0, 0, 0, 3] + string("posix-rename@openssh.com") + string("1") + string("fsync@openssh.com") + string("1")
         #expect(SFTPPacket.extensions(inVersion: version) == ["posix-rename@openssh.com", "fsync@openssh.com"])

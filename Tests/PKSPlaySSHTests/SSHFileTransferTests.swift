@@ -1,20 +1,36 @@
 import Foundation
 import PKSPlayCore
-import PKSPlaySSH
 import Testing
+
+@testable import PKSPlaySSH
 
 @Suite("SSH put and get, over SFTP and through cat")
 struct SSHFileTransferTests {
-    /// With and without the server's SFTP subsystem: the results must be the same.
-    static let transports = [true, false]
+    /// The three ways files travel: SFTP on the session's own pipelined channel, libssh2's SFTP
+    /// (servers without `posix-rename@openssh.com`), `cat` (servers without SFTP). The results
+    /// must be the same.
+    enum Transport: String, CaseIterable, CustomTestStringConvertible {
+        case pipelined, libssh2, cat
+        var testDescription: String { rawValue }
+        var options: TestSSHD.Options {
+            var options = TestSSHD.Options()
+            options.sftp = self != .cat
+            return options
+        }
+        func connect(_ sshd: TestSSHD) async throws -> SSHConnection {
+            var config = sshd.config()
+            config.requestChannel = self == .pipelined
+            return try await SSHConnection.connect(config)
+        }
+    }
+    static let transports = Transport.allCases
 
     @Test(arguments: transports)
-    func roundTripsEveryByteValue(sftp: Bool) async throws {
-        var options = TestSSHD.Options()
-        options.sftp = sftp
+    func roundTripsEveryByteValue(transport: Transport) async throws {
+        let options = transport.options
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let path = sshd.directory + "/bytes.bin"
         let bytes = allByteValues(times: 300)
         try await connection.put(bytes, to: path, mode: nil)
@@ -32,12 +48,11 @@ struct SSHFileTransferTests {
     }
 
     @Test(arguments: transports)
-    func setsTheModeBeforeWritingAndKeepsItWhenNotGiven(sftp: Bool) async throws {
-        var options = TestSSHD.Options()
-        options.sftp = sftp
+    func setsTheModeBeforeWritingAndKeepsItWhenNotGiven(transport: Transport) async throws {
+        let options = transport.options
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let secret = sshd.directory + "/secret"
         try await connection.put(Data("pw".utf8), to: secret, mode: 0o600)
         #expect(permissions(secret) == 0o600)
@@ -74,12 +89,11 @@ struct SSHFileTransferTests {
     }
 
     @Test(arguments: transports)
-    func reportsMissingFilesAndDirectories(sftp: Bool) async throws {
-        var options = TestSSHD.Options()
-        options.sftp = sftp
+    func reportsMissingFilesAndDirectories(transport: Transport) async throws {
+        let options = transport.options
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let missing = sshd.directory + "/no-such-file"
         let readError = await #expect(throws: ConnectionError.self) { try await connection.get(missing) }
         guard case .fileTransfer(let path, let reason)? = readError else {
@@ -100,11 +114,13 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
-    @Test("files around the first read's size come back whole", arguments: [1, 8191, 8192, 8193, 32_768, 32_769, 300_000])
-    func getsFilesAroundTheFirstReadSize(size: Int) async throws {
+    /// Around libssh2's first read (8 KiB) and the pipelined reads (32 KiB, two at first).
+    @Test("files around the first reads' sizes come back whole",
+          arguments: [Transport.pipelined, .libssh2], [1, 8191, 8192, 8193, 32_768, 32_769, 65_536, 65_537, 300_000, 1_048_576])
+    func getsFilesAroundTheFirstReadSize(transport: Transport, size: Int) async throws {
         let sshd = try await TestSSHD.start()
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let path = sshd.directory + "/sized.bin"
         let data = randomData(size)
         #expect(FileManager.default.createFile(atPath: path, contents: data))
@@ -113,12 +129,11 @@ struct SSHFileTransferTests {
     }
 
     @Test("a mode without the owner's write bit still gets its content", arguments: transports)
-    func writesReadOnlyModes(sftp: Bool) async throws {
-        var options = TestSSHD.Options()
-        options.sftp = sftp
+    func writesReadOnlyModes(transport: Transport) async throws {
+        let options = transport.options
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let path = sshd.directory + "/read-only"
         try await connection.put(Data("ro".utf8), to: path, mode: 0o444)
         #expect(permissions(path) == 0o444)
@@ -236,12 +251,11 @@ struct SSHFileTransferTests {
     /// After each command the session starts opening the next command's channel without waiting
     /// for the answer; SFTP channels opened meanwhile, failures and renames must not upset it.
     @Test("commands and file transfers interleave on one session", arguments: transports)
-    func commandsAndTransfersInterleave(sftp: Bool) async throws {
-        var options = TestSSHD.Options()
-        options.sftp = sftp
+    func commandsAndTransfersInterleave(transport: Transport) async throws {
+        let options = transport.options
         let sshd = try await TestSSHD.start(options)
         defer { sshd.stop() }
-        let connection = try await SSHConnection.connect(sshd.config())
+        let connection = try await transport.connect(sshd)
         let path = sshd.directory + "/f", moved = sshd.directory + "/g"
         for round in 1...3 {
             #expect(try await connection.run("echo \(round)").stdoutText == "\(round)\n")
@@ -252,6 +266,30 @@ struct SSHFileTransferTests {
             let failed = try await connection.run("exit 3")
             #expect(failed.exitStatus == 3)
             #expect(try await connection.get(moved) == Data("r\(round)".utf8))
+        }
+        await connection.close()
+    }
+
+    @Test("a refused read is reported, and the session goes on")
+    func refusedReadIsReported() async throws {
+        var options = TestSSHD.Options()
+        options.sftp = false
+        options.extraConfig = ["Subsystem sftp internal-sftp -P read"]
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/denied"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+        for _ in 1...2 {
+            let error = await #expect(throws: ConnectionError.self) { try await connection.get(path) }
+            guard case .fileTransfer(let failedPath, let reason)? = error else {
+                Issue.record("expected a file transfer error, got \(String(describing: error))")
+                continue
+            }
+            #expect(failedPath == path && reason.hasPrefix("cannot read it: "), "\(reason)")
+            // The unanswered CLOSE of the failed read does not confuse the next request.
+            try await connection.put(Data("y".utf8), to: path, mode: nil)
+            #expect(FileManager.default.contents(atPath: path) == Data("y".utf8))
         }
         await connection.close()
     }
