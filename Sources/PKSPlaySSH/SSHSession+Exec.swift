@@ -95,8 +95,8 @@ extension SSHSession {
         }
     }
 
-    /// The channel for a command: the spare one opened after the last command, or a new one. An
-    /// open still under way is finished by the same call, which libssh2 resumes.
+    /// The channel for a command: the spare one opened while the last command ran, or a new one.
+    /// A spare open still under way is finished by the same call, which libssh2 resumes.
     private func openChannel(deadline: ContinuousClock.Instant?) throws -> OpaquePointer? {
         if let spareChannel {
             self.spareChannel = nil

@@ -36,15 +36,16 @@ final class SSHSession {
     var sftp: OpaquePointer?
     /// Why SFTP cannot be used on this server, once known; transfers then go through `cat`.
     var sftpUnavailable: String?
-    /// The SFTP channel the session speaks itself (renames, pipelined writes: see `availableRequestChannel()`),
-    /// whether the server lacks what it needs, and the last request id sent on it.
+    /// The SFTP channel the session speaks itself (renames, pipelined reads and writes: see
+    /// `availableRequestChannel()`), whether the server lacks what it needs, and the last request
+    /// id sent on it.
     var requestChannel: OpaquePointer?
     var requestChannelUnavailable = false
     var requestID: UInt32 = 0
     /// Requests on that channel whose answers nobody waits for (a read's CLOSE).
     var unansweredRequests: Set<UInt32> = []
 
-    /// The next command's channel, opened while the last one's result went back (see
+    /// The next command's channel, opened while the last command ran (see
     /// `prepareSpareChannel()`), and whether its open is still under way.
     var spareChannel: OpaquePointer?
     var spareOpenPending = false
