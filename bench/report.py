@@ -85,13 +85,21 @@ rows = [
     (f"ssh (c): {tasks} lineinfile on {small} hosts, 1st run", "pk_ssh_li_1", "ap_ssh_li_1", "floor_true_2", small),
     (f"ssh (c): {tasks} lineinfile on {small} hosts, 2nd run", "pk_ssh_li_2", "ap_ssh_li_2", "floor_true_2", small),
 ]
-for name, pk, ap, floor, hosts in rows:
+delay = info.get("delay_ms", "1")
+delay_rows = [
+    (f"ssh (d): {tasks} × command on 1 host, {delay} ms each way", "pk_delay_true", "ap_delay_true", "floor_delay_true", 1),
+    (f"ssh (d): {tasks} lineinfile on 1 host, {delay} ms each way, 1st run", "pk_delay_li_1", "ap_delay_li_1", "floor_delay_true", 1),
+    (f"ssh (d): {tasks} lineinfile on 1 host, {delay} ms each way, 2nd run", "pk_delay_li_2", "ap_delay_li_2", "floor_delay_true", 1),
+]
+for name, pk, ap, floor, hosts in rows + delay_rows:
     w(f"| {name} | {timing(pk)} | {timing(ap)} | {timing(floor) if floor else '-'} | "
       f"{per_task_host(pk, hosts) if hosts else '-'} | {per_task_host(ap, hosts) if hosts else '-'} | "
       f"{per_task_host(floor, hosts) if floor else '-'} | {times(ratio(mean(pk), mean(floor))) if floor else '-'} | "
       f"{times(ratio(mean(ap), mean(pk)))} |")
 w("")
 w("The lineinfile floor is the command floor: the same number of round trips, each doing nothing.")
+w(f"Case (d) runs through bench/delay-proxy.py, which holds every byte {delay} ms in each direction; its floor is")
+w("bench/floor.sh through the same proxy. The targets below are for (a)-(c), on loopback.")
 w(f"Warm floor (masters already open, only the commands timed): {small} hosts {timing('floorwarm_true_2')}, "
   f"{big} hosts {timing('floorwarm_true_50')}. One bare `ssh host /bin/true` (new connection): {timing('ssh_one')}.")
 for hosts, full, one in [(small, "pk_ssh_true_2", "pk_ssh_true1_2"), (big, "pk_ssh_true_50", "pk_ssh_true1_50")]:

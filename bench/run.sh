@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pksplay's speed, measured side by side with ansible-playbook (ansible-core 2.19) and a raw OpenSSH
 # floor in one run: startup, 50 lineinfile locally, and over SSH against a throwaway sshd on
-# loopback 50 commands on 2 and on 50 hosts and 50 lineinfile on 2 hosts; pksplay's peak RSS.
+# loopback 50 commands on 2 and on 50 hosts and 50 lineinfile on 2 hosts, both on 1 host behind a
+# proxy that delays every byte (bench/delay-proxy.py); pksplay's peak RSS.
 #
 # Writes bench/results/<timestamp>.md (copied to bench/results/latest.md) and prints its table.
 # Not part of CI: `make bench`. Needs root (sshd, a private mount namespace) on Debian; installs
@@ -14,7 +15,8 @@
 # Environment: PKSPLAY (a built binary; default: build and use .build/release/pksplay), RUNS
 # (hyperfine runs of pksplay and the floor, 20), SLOW_RUNS (of ansible-playbook, 3), BIG_SLOW_RUNS
 # (of ansible-playbook on 50 hosts, 2), BENCH_CACHE, SWIFT (/opt/swift/usr/bin/swift),
-# SKIP_BIG=1 (leave out the 50-host case, which takes ansible-playbook minutes).
+# SKIP_BIG=1 (leave out the 50-host case, which takes ansible-playbook minutes), SKIP_DELAY=1 (leave
+# out the case over a slower link), DELAY_MS (that link's delay each way, 1).
 # ORDER=FILE (`make order`): time nothing; run each checked pksplay case once under valgrind's
 # callgrind and write the functions they executed to FILE, the release build's symbol order.
 set -euo pipefail
@@ -27,6 +29,8 @@ BIG_SLOW_RUNS=${BIG_SLOW_RUNS:-2}
 BENCH_CACHE=${BENCH_CACHE:-/var/cache/pksplay-bench}
 SWIFT=${SWIFT:-/opt/swift/usr/bin/swift}
 SKIP_BIG=${SKIP_BIG:-0}
+SKIP_DELAY=${SKIP_DELAY:-0}
+DELAY_MS=${DELAY_MS:-1}
 ORDER=${ORDER:-}
 TASKS=50
 SMALL=2
@@ -72,6 +76,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # --- scratch space and cleanup -----------------------------------------------------------------
 work=$(mktemp -d /tmp/pksplay-bench.XXXXXX)
 sshd_pid=""
+proxy_pid=""
 
 # PIDs of every live process below $1, from ps.
 descendants() {
@@ -92,6 +97,7 @@ cleanup() {
     for socket in "$work"/cp/*; do
         [ -S "$socket" ] && ssh -F /dev/null -S "$socket" -O exit bench-host >/dev/null 2>&1
     done
+    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
     if [ -n "$sshd_pid" ]; then
         # sshd and every session under it: killing the listener alone would leave sessions behind.
         # shellcheck disable=SC2046
@@ -359,6 +365,55 @@ measure ap_ssh_li_2 "$SLOW_RUNS" 1 "$(li_ssh "$ap_cmd" ap-ssh)"
 measure pk_ssh_li_1 "$RUNS" 2 "$(li_ssh "$pk_cmd" pk-ssh)" --prepare "rm -f $work/files/pk-ssh-h1.txt $work/files/pk-ssh-h2.txt"
 measure ap_ssh_li_1 "$SLOW_RUNS" 1 "$(li_ssh "$ap_cmd" ap-ssh)" --prepare "rm -f $work/files/ap-ssh-h1.txt $work/files/ap-ssh-h2.txt"
 
+# (d) 1 host over a slower link: bench/delay-proxy.py holds every byte DELAY_MS in each direction (a
+# round trip 2 x DELAY_MS longer than loopback's, as a LAN or a nearby data centre has). What loopback
+# cannot show: how many round trips each tool waits for.
+if [ "$SKIP_DELAY" != 1 ] && [ -z "$ORDER" ]; then
+    say "3d. over a link with ${DELAY_MS} ms each way: $TASKS x command and $TASKS lineinfile on 1 host"
+    delay_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 "$repo/bench/delay-proxy.py" "$delay_port" "$port" "$DELAY_MS" </dev/null 2>"$work/proxy.log" &
+    proxy_pid=$!
+    python3 - "$delay_port" <<'EOF' || die "the delay proxy did not start: $(cat "$work/proxy.log")"
+import socket, sys, time
+for _ in range(250):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+EOF
+    printf '[127.0.0.1]:%d %s\n' "$delay_port" "$host_key" >>"$work/known_hosts"
+    {
+        printf '[bench]\nh1 ansible_host=127.0.0.1\n'
+        printf '[bench:vars]\nansible_port=%d\nansible_user=root\nansible_ssh_private_key_file=%s\n' "$delay_port" "$work/ssh/client_ed25519"
+        printf 'ansible_ssh_known_hosts_file=%s\nansible_python_interpreter=/usr/bin/python3\n' "$work/known_hosts"
+    } >"$work/delay.ini"
+    true_delay="$work/true.yml -i $work/delay.ini"
+    verify pk 1 $TASKS $TASKS $true_delay
+    verify ap 1 $TASKS $TASKS $true_delay
+    measure pk_delay_true "$RUNS" 1 "$pk_cmd $true_delay"
+    measure ap_delay_true "$SLOW_RUNS" 0 "$ap_cmd $true_delay"
+    measure floor_delay_true "$RUNS" 1 "$floor_cmd 1 $TASKS $delay_port $work/ssh/client_ed25519 $work/known_hosts $work/cp cold"
+    li_delay() { echo "$1 $work/lineinfile.yml -i $work/delay.ini -e bench_prefix=$work/files/$2"; }
+    verify pk 1 $TASKS $TASKS $(li_delay "" pk-delay)
+    verify pk 1 $TASKS 0 $(li_delay "" pk-delay)
+    verify ap 1 $TASKS $TASKS $(li_delay "" ap-delay)
+    verify ap 1 $TASKS 0 $(li_delay "" ap-delay)
+    cmp "$work/files/pk-delay-h1.txt" "$work/files/ap-delay-h1.txt" >&2 || die "pksplay and ansible-playbook wrote different files"
+    measure pk_delay_li_2 "$RUNS" 1 "$(li_delay "$pk_cmd" pk-delay)"
+    measure ap_delay_li_2 "$SLOW_RUNS" 0 "$(li_delay "$ap_cmd" ap-delay)"
+    measure pk_delay_li_1 "$RUNS" 1 "$(li_delay "$pk_cmd" pk-delay)" --prepare "rm -f $work/files/pk-delay-h1.txt"
+    measure ap_delay_li_1 "$SLOW_RUNS" 0 "$(li_delay "$ap_cmd" ap-delay)" --prepare "rm -f $work/files/ap-delay-h1.txt"
+    # Ansible's ControlPersist master goes through the proxy: close it before the proxy goes.
+    for socket in "$work"/cp/*; do
+        [ -S "$socket" ] && ssh -F /dev/null -S "$socket" -O exit bench-host >/dev/null 2>&1 || true
+    done
+    kill "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+    proxy_pid=""
+fi
+
 # (b) 50 x command on 50 hosts, last: Ansible with 50 forks loads 2 cores to 20-50 and the load
 # lingers for minutes, which would weigh on whatever came next.
 if [ "$SKIP_BIG" != 1 ]; then
@@ -402,7 +457,7 @@ python3 "$repo/bench/report.py" "$work/results.tsv" "$work/rss.tsv" "$work/comma
     "started=$started" "nproc=$(nproc)" "cpu=$cpu" "memory=$memory" "kernel=$(uname -r)" \
     "load_before=$load_before" "load_after=$load_after" "pksplay=$pksplay_version ($commit)" \
     "ansible=$ansible_version" "openssh=$(ssh -V 2>&1)" "namespace=$namespace" "tasks=$TASKS" \
-    "small=$SMALL" "big=$BIG" >"$report"
+    "small=$SMALL" "big=$BIG" "delay_ms=$DELAY_MS" >"$report"
 cp "$report" "$repo/bench/results/latest.md"
 cat "$report"
 say "written to $report"
