@@ -77,26 +77,11 @@ extension SSHSession {
         guard let channel = try availableRequestChannel() else { return false }
         let what = "writing \(path)"
         do {
-            /// OPEN: the handle, or the server's refusal.
             func open(exclusive: Bool) throws -> Result<[UInt8], SessionFailure> {
-                requestID &+= 1
-                let openID = requestID
-                var request = SFTPPacket(type: SFTPPacket.open)
-                request.append(openID)
-                request.append(string: path)
                 // An existing file that gets a mode is emptied only once the mode is accepted.
                 let last = exclusive ? SFTPPacket.openExclusive : (mode == nil ? SFTPPacket.openTruncate : 0)
-                request.append(SFTPPacket.openWrite | SFTPPacket.openCreate | last)
-                request.appendPermissions(mode ?? 0o644)
-                try send(request.bytes, on: channel, what: what)
-                let reply = try receivePacket(on: channel, what: what)
-                if let status = SFTPStatus(reply), status.id == openID {
-                    return .failure(.sftp(code: UInt(status.code), message: "cannot open it for writing: \(sftpStatusText(UInt(status.code)))"))
-                }
-                guard let (id, handle) = SFTPPacket.handle(inReply: reply), id == openID else {
-                    throw dropRequestChannel("the SFTP server answered an open with something else than a handle")
-                }
-                return .success(handle)
+                return try openHandle(path, flags: SFTPPacket.openWrite | SFTPPacket.openCreate | last, mode: mode ?? 0o644,
+                                      refusal: "cannot open it for writing", on: channel, what: what)
             }
             var created = false
             var opened: Result<[UInt8], SessionFailure>
@@ -155,14 +140,7 @@ extension SSHSession {
             if let failure { throw failure }
             return true
         } catch let error as SessionFailure {
-            // Cut short (Ctrl-C, a lost connection, a reply out of place): the channel may hold
-            // answers to requests nobody waits for any more. A later request opens a fresh one.
-            if case .sftp = error { throw error }
-            if requestChannel == channel {
-                closeChannel(channel)
-                requestChannel = nil
-            }
-            throw error
+            throw forgetChannel(channel, after: error)
         }
     }
 
@@ -175,21 +153,8 @@ extension SSHSession {
         guard let channel = try availableRequestChannel() else { return nil }
         let what = "reading \(path)"
         do {
-            requestID &+= 1
-            let openID = requestID
-            var request = SFTPPacket(type: SFTPPacket.open)
-            request.append(openID)
-            request.append(string: path)
-            request.append(SFTPPacket.openRead)
-            request.append(UInt32(0))  // no attributes
-            try send(request.bytes, on: channel, what: what)
-            let reply = try receivePacket(on: channel, what: what)
-            if let status = SFTPStatus(reply), status.id == openID {
-                throw SessionFailure.sftp(code: UInt(status.code), message: "cannot open it for reading: \(sftpStatusText(UInt(status.code)))")
-            }
-            guard let (id, handle) = SFTPPacket.handle(inReply: reply), id == openID else {
-                throw dropRequestChannel("the SFTP server answered an open with something else than a handle")
-            }
+            let handle = try openHandle(path, flags: SFTPPacket.openRead, mode: nil, refusal: "cannot open it for reading",
+                                        on: channel, what: what).get()
 
             var content = Data()
             var inFlight: [(id: UInt32, offset: Int)] = []
@@ -245,13 +210,42 @@ extension SSHSession {
             if let failure { throw failure }
             return content
         } catch let error as SessionFailure {
-            if case .sftp = error { throw error }
-            if requestChannel == channel {
-                closeChannel(channel)
-                requestChannel = nil
-            }
-            throw error
+            throw forgetChannel(channel, after: error)
         }
+    }
+
+    /// OPEN with `flags` (and, for a file it creates, `mode`): the handle, or the server's refusal.
+    private func openHandle(
+        _ path: String, flags: UInt32, mode: Int?, refusal: String, on channel: OpaquePointer, what: String
+    ) throws -> Result<[UInt8], SessionFailure> {
+        requestID &+= 1
+        let openID = requestID
+        var request = SFTPPacket(type: SFTPPacket.open)
+        request.append(openID)
+        request.append(string: path)
+        request.append(flags)
+        if let mode { request.appendPermissions(mode) } else { request.append(UInt32(0)) }  // ATTRS: none
+        try send(request.bytes, on: channel, what: what)
+        let reply = try receivePacket(on: channel, what: what)
+        if let status = SFTPStatus(reply), status.id == openID {
+            return .failure(.sftp(code: UInt(status.code), message: "\(refusal): \(sftpStatusText(UInt(status.code)))"))
+        }
+        guard let (id, handle) = SFTPPacket.handle(inReply: reply), id == openID else {
+            throw dropRequestChannel("the SFTP server answered an open with something else than a handle")
+        }
+        return .success(handle)
+    }
+
+    /// Passes `error` on; unless it is the server's answer to a request, the channel is closed
+    /// first: cut short (Ctrl-C, a lost connection, a reply out of place), it may hold answers to
+    /// requests nobody waits for any more. A later request opens a fresh one.
+    private func forgetChannel(_ channel: OpaquePointer, after error: SessionFailure) -> SessionFailure {
+        if case .sftp = error { return error }
+        if requestChannel == channel {
+            closeChannel(channel)
+            requestChannel = nil
+        }
+        return error
     }
 
     /// The request channel, started and greeted on first use; nil when the server has no SFTP or
