@@ -128,8 +128,7 @@ extension SSHSession {
     func settleSpareChannel() throws {
         guard spareOpenPending else { return }
         spareOpenPending = false
-        let bound = ContinuousClock.now + .milliseconds(Int(max(config.connectTimeout, 10) * 1000))
-        spareChannel = try retryPointer(until: bound) { pks_channel_open_session(session) }
+        spareChannel = try retryPointer(until: channelSetupDeadline()) { pks_channel_open_session(session) }
     }
 
     /// The calls that can leave a packet half-sent; the same call must be repeated to finish it.

@@ -112,9 +112,8 @@ extension SSHSession {
     private func sftpChannel() throws -> OpaquePointer? {
         if let sftp { return sftp }
         if sftpUnavailable != nil { return nil }
-        let bound = ContinuousClock.now + .milliseconds(Int(max(config.connectTimeout, 10) * 1000))
         try settleSpareChannel()
-        if let handle = try retryPointer(until: bound, { libssh2_sftp_init(session) }) {
+        if let handle = try retryPointer(until: channelSetupDeadline(), { libssh2_sftp_init(session) }) {
             sftp = handle
             return handle
         }

@@ -17,8 +17,9 @@ extension SSHSession {
     static let posixRenameExtension = "posix-rename@openssh.com"
     /// The most requests sent and not yet answered: bounds what a large file holds in flight.
     static let maxRequestsInFlight = 64
-    /// What one READ asks for.
+    /// What one READ asks for, and the most READs of one file in flight.
     static let readChunkSize = 32 * 1024
+    static let maxReadsInFlight = 16
     /// The most data one WRITE carries: what fills the 32 KiB channel packet libssh2 sends (a
     /// larger WRITE would take two), and below the 32 KiB every SFTP server must accept.
     static func writeChunkSize(handle: [UInt8]) -> Int {
@@ -47,14 +48,8 @@ extension SSHSession {
         do {
             try send(request.bytes, on: channel, what: "renaming \(source)")
             reply = try receivePacket(on: channel, what: "renaming \(source)")
-        } catch {
-            // Cut short (Ctrl-C, a lost connection): the channel may hold half a reply, which the
-            // next rename would take for its own. A later rename opens a fresh one.
-            if requestChannel == channel {
-                closeChannel(channel)
-                requestChannel = nil
-            }
-            throw error
+        } catch let error as SessionFailure {
+            throw forgetChannel(channel, after: error)
         }
         guard let status = SFTPStatus(reply), status.id == id else {
             throw dropRequestChannel("the SFTP server answered the rename with something else than its status")
@@ -189,7 +184,7 @@ extension SSHSession {
                         ended = true
                     } else if failure == nil {
                         try issueRead()
-                        if inFlight.count < 16 { try issueRead() }
+                        if inFlight.count < Self.maxReadsInFlight { try issueRead() }
                     }
                 } else if let status = SFTPStatus(packet), status.id == head.id {
                     if status.code == UInt32(LIBSSH2_FX_EOF) {

@@ -227,6 +227,12 @@ final class SSHSession {
         }
     }
 
+    /// How long opening a channel (or starting SFTP on it) may take: the connect timeout, at
+    /// least 10 s.
+    func channelSetupDeadline() -> ContinuousClock.Instant {
+        ContinuousClock.now + .milliseconds(Int(max(config.connectTimeout, 10) * 1000))
+    }
+
     /// Whether libssh2 holds a partly sent packet that the call which started it must finish before
     /// any other call sends (libssh2 1.10 answers any other packet with LIBSSH2_ERROR_BAD_USE).
     var outboundPending: Bool {

@@ -187,13 +187,17 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
-    /// An SFTP server that refuses FSETSTAT (`-P`: OpenSSH's list of requests it denies).
-    @Test("a refused mode: an existing file keeps its content, a new one reports it, and the session goes on")
-    func refusedModeSendsNoContentToAnExistingFile() async throws {
+    /// An sshd whose SFTP server refuses `request` (`-P`: OpenSSH's list of requests it denies).
+    static func sftpDenying(_ request: String) -> TestSSHD.Options {
         var options = TestSSHD.Options()
         options.sftp = false
-        options.extraConfig = ["Subsystem sftp internal-sftp -P fsetstat"]
-        let sshd = try await TestSSHD.start(options)
+        options.extraConfig = ["Subsystem sftp internal-sftp -P \(request)"]
+        return options
+    }
+
+    @Test("a refused mode: an existing file keeps its content, a new one reports it, and the session goes on")
+    func refusedModeSendsNoContentToAnExistingFile() async throws {
+        let sshd = try await TestSSHD.start(Self.sftpDenying("fsetstat"))
         defer { sshd.stop() }
         let connection = try await SSHConnection.connect(sshd.config())
         let existing = sshd.directory + "/existing"
@@ -225,10 +229,7 @@ struct SSHFileTransferTests {
 
     @Test("a refused write is reported, the handle is closed, and the session goes on")
     func refusedWriteIsReported() async throws {
-        var options = TestSSHD.Options()
-        options.sftp = false
-        options.extraConfig = ["Subsystem sftp internal-sftp -P write"]
-        let sshd = try await TestSSHD.start(options)
+        let sshd = try await TestSSHD.start(Self.sftpDenying("write"))
         defer { sshd.stop() }
         let connection = try await SSHConnection.connect(sshd.config())
         let path = sshd.directory + "/big"
@@ -272,10 +273,7 @@ struct SSHFileTransferTests {
 
     @Test("a refused read is reported, and the session goes on")
     func refusedReadIsReported() async throws {
-        var options = TestSSHD.Options()
-        options.sftp = false
-        options.extraConfig = ["Subsystem sftp internal-sftp -P read"]
-        let sshd = try await TestSSHD.start(options)
+        let sshd = try await TestSSHD.start(Self.sftpDenying("read"))
         defer { sshd.stop() }
         let connection = try await SSHConnection.connect(sshd.config())
         let path = sshd.directory + "/denied"
