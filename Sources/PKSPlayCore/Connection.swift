@@ -82,11 +82,52 @@ public protocol Connection: AnyObject, Sendable {
     /// it exists and is not a directory, is replaced atomically. Both are on the same file system
     /// (a temporary file beside its target).
     func rename(_ source: String, to destination: String) async throws
+    /// The `lstat` of each path, in order (`nil` where nothing is there), found without running a
+    /// command on the target (an SFTP request, a system call); `nil` when the transport has no such
+    /// way, and then callers ask a shell. Relative paths are taken from where commands start.
+    func fileStatuses(_ paths: [String]) async throws -> [FileStatus?]?
+    /// Values that hold as long as the session does (the login's umask, uid and gid), kept so each
+    /// task need not ask the target again; `nil` when nothing can be kept for this connection.
+    var sessionMemo: SessionMemo? { get }
     /// Ends the session. Further calls fail.
     func close() async
 }
 
+/// What `lstat` says of one path.
+public struct FileStatus: Sendable, Hashable {
+    /// `st_mode`: the type bits (`0o100000` a regular file) and the permission bits.
+    public var mode: Int
+    public var uid: Int
+    public var gid: Int
+    public var size: Int
+    /// Seconds since the epoch.
+    public var atime: Int
+    public var mtime: Int
+
+    public init(mode: Int, uid: Int, gid: Int, size: Int, atime: Int, mtime: Int) {
+        self.mode = mode; self.uid = uid; self.gid = gid; self.size = size; self.atime = atime; self.mtime = mtime
+    }
+}
+
+/// A small store of values keyed by name, shared by every task on one connection: what a module
+/// learnt about the session once (its umask) need not be asked again. Safe from any thread.
+public final class SessionMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: Value] = [:]
+
+    public init() {}
+
+    public subscript(key: String) -> Value? {
+        get { lock.withLock { values[key] } }
+        set { lock.withLock { values[key] = newValue } }
+    }
+}
+
 extension Connection {
+    /// Without a cheaper way, callers inspect paths through a shell.
+    public func fileStatuses(_ paths: [String]) async throws -> [FileStatus?]? { nil }
+    public var sessionMemo: SessionMemo? { nil }
+
     /// Any connection can rename with `mv -T`, which never moves into a directory; transports
     /// with a cheaper way (a system call, an SFTP request) implement it themselves.
     public func rename(_ source: String, to destination: String) async throws {

@@ -79,5 +79,14 @@ final class TaskConnection: Connection {
         try await renameWithMove(source, to: destination)
     }
 
+    /// Only for the login user: under `become` the target user's view (and umask) may differ, so
+    /// modules ask a shell that runs as that user.
+    func fileStatuses(_ paths: [String]) async throws -> [FileStatus?]? {
+        guard become == nil else { return nil }
+        return try await inner.fileStatuses(paths)
+    }
+
+    var sessionMemo: SessionMemo? { become == nil ? inner.sessionMemo : nil }
+
     func close() async {}
 }

@@ -74,6 +74,14 @@ public final class LocalConnection: Connection {
         }
     }
 
+    /// lstat(2) of each path: no shell to start.
+    public func fileStatuses(_ paths: [String]) async throws -> [FileStatus?]? {
+        try checkOpen()
+        return try await onOwnThread { try paths.map(Self.status) }
+    }
+
+    public let sessionMemo: SessionMemo? = SessionMemo()
+
     public func close() async {
         closed.withLock { $0 = true }
     }
@@ -85,6 +93,22 @@ public final class LocalConnection: Connection {
     }
 
     // MARK: - Files
+
+    /// `nil` when nothing is at `path` (or a component of it is not a directory), as `[ -e ]` says.
+    static func status(_ path: String) throws -> FileStatus? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ConnectionError.fileTransfer(path: path, reason: "cannot inspect it: \(String(cString: strerror(errno)))")
+        }
+        #if canImport(Darwin)
+        let (atime, mtime) = (st.st_atimespec.tv_sec, st.st_mtimespec.tv_sec)
+        #else
+        let (atime, mtime) = (st.st_atim.tv_sec, st.st_mtim.tv_sec)
+        #endif
+        return FileStatus(mode: Int(st.st_mode), uid: Int(st.st_uid), gid: Int(st.st_gid), size: Int(st.st_size),
+                          atime: Int(atime), mtime: Int(mtime))
+    }
 
     static func writeFile(_ data: Data, to path: String, mode: Int?) throws {
         func fail(_ what: String) -> ConnectionError {

@@ -95,6 +95,16 @@ public final class SSHConnection: Connection {
         }
     }
 
+    /// LSTAT over the session's SFTP request channel: no process on the host.
+    public func fileStatuses(_ paths: [String]) async throws -> [FileStatus?]? {
+        let host = hostName
+        return try await worker.perform { session in
+            try translate(host: host, command: nil, path: paths.first ?? "", timeout: nil) { try session.statusesPipelined(paths) }
+        }
+    }
+
+    public let sessionMemo: SessionMemo? = SessionMemo()
+
     /// Ends the session (SFTP, then an SSH disconnect) and its thread. Calls made after this fail
     /// with ``ConnectionError/unreachable(host:reason:)``; calling it again does nothing.
     public func close() async {

@@ -209,6 +209,56 @@ extension SSHSession {
         }
     }
 
+    /// LSTAT of every path, sent together (at most 64 in flight): one round trip for a few paths.
+    /// `nil` in the list where nothing is at a path; `nil` as a whole when the server has no
+    /// request channel (the caller then inspects through a shell). Any other refusal, or attributes
+    /// without the owner, mode or times, fails the whole request.
+    func statusesPipelined(_ paths: [String]) throws -> [FileStatus?]? {
+        try ensureAlive()
+        guard !paths.isEmpty else { return [] }
+        guard let channel = try availableRequestChannel() else { return nil }
+        let what = "inspecting \(paths[0])"
+        do {
+            var statuses = [FileStatus?](repeating: nil, count: paths.count)
+            var pending: [UInt32: Int] = [:]
+            var next = 0
+            var failure: SessionFailure?
+            func issue() throws {
+                requestID &+= 1
+                var request = SFTPPacket(type: SFTPPacket.lstat)
+                request.append(requestID)
+                request.append(string: paths[next])
+                try send(request.bytes, on: channel, what: what)
+                pending[requestID] = next
+                next += 1
+            }
+            while next < paths.count && pending.count < Self.maxRequestsInFlight { try issue() }
+            while !pending.isEmpty {
+                let packet = try receivePacket(on: channel, what: what)
+                if let (id, attributes) = SFTPPacket.attributes(inReply: packet), let index = pending.removeValue(forKey: id) {
+                    if let status = attributes.fileStatus {
+                        statuses[index] = status
+                    } else if failure == nil {
+                        failure = .sftp(code: UInt(LIBSSH2_FX_OP_UNSUPPORTED), message: "the SFTP server did not say the owner, mode and times of \(paths[index])")
+                    }
+                } else if let status = SFTPStatus(packet), let index = pending.removeValue(forKey: status.id) {
+                    // No such file, or a path through something that is not a directory (OpenSSH
+                    // answers ENOTDIR so): nothing is there, as `[ -e ]` would say.
+                    if status.code != UInt32(LIBSSH2_FX_NO_SUCH_FILE) && failure == nil {
+                        failure = .sftp(code: UInt(status.code), message: "cannot inspect \(paths[index]): \(sftpStatusText(UInt(status.code)))")
+                    }
+                } else {
+                    throw dropRequestChannel("the SFTP server answered an lstat with something else than attributes or a status")
+                }
+                if next < paths.count { try issue() }
+            }
+            if let failure { throw failure }
+            return statuses
+        } catch let error as SessionFailure {
+            throw forgetChannel(channel, after: error)
+        }
+    }
+
     /// OPEN with `flags` (and, for a file it creates, `mode`): the handle, or the server's refusal.
     private func openHandle(
         _ path: String, flags: UInt32, mode: Int?, refusal: String, on channel: OpaquePointer, what: String
@@ -360,9 +410,11 @@ struct SFTPPacket {
     static let close: UInt8 = 4
     static let read: UInt8 = 5
     static let write: UInt8 = 6
+    static let lstat: UInt8 = 7
     static let fsetstat: UInt8 = 10
     static let handle: UInt8 = 102
     static let data: UInt8 = 103
+    static let attrs: UInt8 = 105
     static let openRead: UInt32 = 0x01
     static let openWrite: UInt32 = 0x02
     static let openCreate: UInt32 = 0x08
@@ -370,7 +422,10 @@ struct SFTPPacket {
     static let openExclusive: UInt32 = 0x20
     /// The flags of an ATTRS block that say a size, or permissions, follow.
     static let attributeSize: UInt32 = 0x01
+    static let attributeOwner: UInt32 = 0x02
     static let attributePermissions: UInt32 = 0x04
+    static let attributeTimes: UInt32 = 0x08
+    static let attributeExtended: UInt32 = 0x8000_0000
 
     /// Length (of what follows), type, fields.
     private var body: [UInt8]
@@ -437,6 +492,13 @@ struct SFTPPacket {
         return (id, bytes)
     }
 
+    /// The request id and attributes of an ATTRS reply; nil when `packet` is not one.
+    static func attributes(inReply packet: [UInt8]) -> (UInt32, SFTPAttributes)? {
+        var reader = SFTPReader(packet)
+        guard reader.byte() == attrs, let id = reader.uint32(), let attributes = SFTPAttributes(&reader), reader.atEnd else { return nil }
+        return (id, attributes)
+    }
+
     /// The extension names a VERSION packet lists; nil when `packet` is not one.
     static func extensions(inVersion packet: [UInt8]) -> [String]? {
         var reader = SFTPReader(packet)
@@ -447,6 +509,50 @@ struct SFTPPacket {
             names.append(name)
         }
         return names
+    }
+}
+
+/// An ATTRS block (SFTP version 3): each field is there only when its flag is.
+struct SFTPAttributes {
+    var size: UInt64?
+    var uid: UInt32?
+    var gid: UInt32?
+    var permissions: UInt32?
+    var atime: UInt32?
+    var mtime: UInt32?
+
+    init?(_ reader: inout SFTPReader) {
+        guard let flags = reader.uint32() else { return nil }
+        if flags & SFTPPacket.attributeSize != 0 {
+            guard let size = reader.uint64() else { return nil }
+            self.size = size
+        }
+        if flags & SFTPPacket.attributeOwner != 0 {
+            guard let uid = reader.uint32(), let gid = reader.uint32() else { return nil }
+            self.uid = uid; self.gid = gid
+        }
+        if flags & SFTPPacket.attributePermissions != 0 {
+            guard let permissions = reader.uint32() else { return nil }
+            self.permissions = permissions
+        }
+        if flags & SFTPPacket.attributeTimes != 0 {
+            guard let atime = reader.uint32(), let mtime = reader.uint32() else { return nil }
+            self.atime = atime; self.mtime = mtime
+        }
+        if flags & SFTPPacket.attributeExtended != 0 {
+            guard let count = reader.uint32() else { return nil }
+            for _ in 0..<count {
+                guard reader.byteString() != nil, reader.byteString() != nil else { return nil }
+            }
+        }
+    }
+
+    /// The status these attributes describe; nil when the server left out the mode, owner or
+    /// times (the size of a directory may be missing: 0 then).
+    var fileStatus: FileStatus? {
+        guard let uid, let gid, let permissions, let atime, let mtime else { return nil }
+        return FileStatus(mode: Int(permissions), uid: Int(uid), gid: Int(gid), size: Int(clamping: size ?? 0),
+                          atime: Int(atime), mtime: Int(mtime))
     }
 }
 
@@ -485,6 +591,11 @@ struct SFTPReader {
         guard bytes.count - offset >= 4 else { return nil }
         defer { offset += 4 }
         return bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    mutating func uint64() -> UInt64? {
+        guard let high = uint32(), let low = uint32() else { return nil }
+        return UInt64(high) << 32 | UInt64(low)
     }
 
     mutating func string() -> String? {

@@ -252,6 +252,32 @@ struct LocalConnectionTests {
         #expect(FileManager.default.fileExists(atPath: source), "a refused rename leaves the source where it was")
     }
 
+    @Test("fileStatuses is lstat: the same numbers stat(1) prints, nil where nothing is, a link not followed")
+    func fileStatusesAgreeWithStat() async throws {
+        let dir = try TemporaryDirectory()
+        try await connection.put(Data("12345".utf8), to: dir.file("f"), mode: 0o640)
+        let setup = try await connection.exec(ExecRequest("""
+            cd \(shellQuote(dir.path)) && mkdir d && chmod 2750 d && ln -s f l && ln -s nowhere dangling && mkfifo p && touch -d @1000000000 f
+            """))
+        #expect(setup.exitStatus == 0, "\(setup.stderrText)")
+        let names = ["f", "d", "l", "dangling", "p"]
+        let statuses = try #require(try await connection.fileStatuses(names.map(dir.file) + [dir.file("missing"), dir.file("f/under-a-file")]))
+        #expect(statuses.count == names.count + 2)
+        #expect(statuses[names.count] == nil && statuses[names.count + 1] == nil)
+        for (index, name) in names.enumerated() {
+            let printed = try await connection.exec(ExecRequest("stat -c '%f %u %g %s %X %Y' -- \(shellQuote(dir.file(name)))")).stdoutText
+            let f = printed.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+            let expected = FileStatus(mode: Int(f[0], radix: 16)!, uid: Int(f[1])!, gid: Int(f[2])!, size: Int(f[3])!, atime: Int(f[4])!, mtime: Int(f[5])!)
+            #expect(statuses[index] == expected, "\(name)")
+        }
+        #expect(statuses[0]?.mode == 0o100640 && statuses[0]?.size == 5 && statuses[0]?.mtime == 1_000_000_000)
+        #expect(statuses[1]?.mode == 0o042750)
+        #expect(statuses[2].map { $0.mode & 0o170000 } == 0o120000, "the link itself")
+        let memo = try #require(connection.sessionMemo)
+        memo["k"] = .int(1)
+        #expect(connection.sessionMemo?["k"] == .int(1), "one memo for the connection's life")
+    }
+
     @Test func fileErrorsNameThePath() async throws {
         let dir = try TemporaryDirectory()
         let missing = dir.file("nope/x")

@@ -292,6 +292,62 @@ struct SSHFileTransferTests {
         await connection.close()
     }
 
+    @Test("file statuses come from SFTP LSTATs: what stat(1) prints, nil where nothing is, links not followed; none without the request channel",
+          arguments: transports)
+    func fileStatusesAgreeWithStat(transport: Transport) async throws {
+        let sshd = try await TestSSHD.start(transport.options)
+        defer { sshd.stop() }
+        let connection = try await transport.connect(sshd)
+        let dir = sshd.directory + "/st"
+        let setup = try await connection.run("""
+            mkdir \(shellQuote(dir)) && cd \(shellQuote(dir)) && printf 12345 > f && chmod 640 f && touch -d @1000000000 f &&
+            mkdir d && chmod 2750 d && ln -s f l && mkfifo p && for i in $(seq 1 100); do : > "n$i"; done
+            """)
+        #expect(setup.exitStatus == 0, "\(setup.stderrText)")
+        // More paths than requests kept in flight (64), with the absent ones among them.
+        let names = ["f", "d", "l", "p", "missing", "f/under-a-file"] + (1...100).map { "n\($0)" }
+        let statuses = try await connection.fileStatuses(names.map { dir + "/" + $0 })
+        guard transport == .pipelined else {
+            #expect(statuses == nil, "without the request channel the caller asks a shell")
+            await connection.close()
+            return
+        }
+        let got = try #require(statuses)
+        #expect(got.count == names.count)
+        #expect(got[4] == nil && got[5] == nil)
+        let printed = try await connection.run("cd \(shellQuote(dir)) && stat -c '%f %u %g %s %X %Y' -- f d l p " + (1...100).map { "n\($0)" }.joined(separator: " "))
+        let lines = printed.stdoutText.split(separator: "\n")
+        for (index, line) in lines.enumerated() {
+            let f = line.split(separator: " ").map(String.init)
+            let expected = FileStatus(mode: Int(f[0], radix: 16)!, uid: Int(f[1])!, gid: Int(f[2])!, size: Int(f[3])!, atime: Int(f[4])!, mtime: Int(f[5])!)
+            #expect(got[index < 4 ? index : index + 2] == expected, "\(line)")
+        }
+        #expect(lines.count == 104)
+        #expect(got[0]?.mode == 0o100640 && got[0]?.size == 5 && got[0]?.mtime == 1_000_000_000)
+        #expect(got[1]?.mode == 0o042750 && got[2].map { $0.mode & 0o170000 } == 0o120000)
+        #expect(try await connection.fileStatuses([]) == [])
+        await connection.close()
+    }
+
+    @Test("a refused LSTAT fails the whole request with the server's reason, and the session goes on")
+    func refusedLstatIsReported() async throws {
+        let sshd = try await TestSSHD.start(Self.sftpDenying("lstat"))
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config())
+        let path = sshd.directory + "/here"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+        for _ in 1...2 {
+            let error = await #expect(throws: ConnectionError.self) { try await connection.fileStatuses([path, sshd.directory]) }
+            guard case .fileTransfer(let failedPath, let reason)? = error else {
+                Issue.record("expected a file transfer error, got \(String(describing: error))")
+                continue
+            }
+            #expect(failedPath == path && reason.hasPrefix("cannot inspect \(path): "), "\(reason)")
+            #expect(try await connection.get(path) == Data("x".utf8))
+        }
+        await connection.close()
+    }
+
     @Test func environmentTravelsThroughCatWithoutSFTP() async throws {
         var options = TestSSHD.Options()
         options.sftp = false

@@ -25,20 +25,31 @@ struct StatRecord: Sendable, Hashable {
         guard f.count >= 12, let raw = Int(f[0], radix: 16) else { return nil }
         let nums = f[1...9].map { Int($0) }
         guard !nums.contains(nil) else { return nil }
-        switch raw & 0o170000 {
-        case 0o100000: kind = .file
-        case 0o040000: kind = .directory
-        case 0o120000: kind = .link
-        case 0o010000: kind = .fifo
-        case 0o140000: kind = .socket
-        case 0o020000: kind = .char
-        case 0o060000: kind = .block
-        default: kind = .unknown
-        }
+        kind = Self.kind(ofMode: raw)
         mode = raw & 0o7777
         uid = nums[0]!; gid = nums[1]!; size = nums[2]!; inode = nums[3]!; device = nums[4]!
         nlink = nums[5]!; atime = nums[6]!; mtime = nums[7]!; ctime = nums[8]!
         owner = f[10]; group = f[11...].joined(separator: " ")
+    }
+
+    /// What a connection's ``Connection/fileStatuses(_:)`` said: numbers only (no names, inode,
+    /// device or ctime; one link).
+    init(_ status: FileStatus) {
+        self.init(kind: Self.kind(ofMode: status.mode), mode: status.mode & 0o7777, uid: status.uid, gid: status.gid)
+        size = status.size; atime = status.atime; mtime = status.mtime
+    }
+
+    static func kind(ofMode raw: Int) -> Kind {
+        switch raw & 0o170000 {
+        case 0o100000: return .file
+        case 0o040000: return .directory
+        case 0o120000: return .link
+        case 0o010000: return .fifo
+        case 0o140000: return .socket
+        case 0o020000: return .char
+        case 0o060000: return .block
+        default: return .unknown
+        }
     }
 
     init(kind: Kind, mode: Int, uid: Int, gid: Int, owner: String = "", group: String = "") {

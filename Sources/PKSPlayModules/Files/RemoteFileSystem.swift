@@ -63,9 +63,19 @@ struct RemoteFileSystem: Sendable {
     /// umask, uid, gid, PID and clock. With `checksum` (`sha1`...), regular files get a digest.
     /// The script forks as little as it can (builtins, /proc, bash's own clock): on a host each
     /// fork and exec costs more than the round trip itself.
-    func inspect(_ paths: [String], checksum: String? = nil, owner: String? = nil, group: String? = nil) async throws -> Inspection {
+    ///
+    /// With `attributesOnly`, the caller needs no more than each path's `lstat` (owner and group
+    /// as numbers), whether its directory is set-group-ID, and the session's umask, uid and gid:
+    /// no access flags, link targets, names, PID or clock (so no backup name). Then, when the
+    /// connection can stat without a command and an earlier inspection left the session's facts
+    /// in its memo, no process is started on the target at all.
+    func inspect(_ paths: [String], checksum: String? = nil, owner: String? = nil, group: String? = nil,
+                 attributesOnly: Bool = false) async throws -> Inspection {
         if let checksum, !Self.checksumAlgorithms.contains(checksum) {
             throw FileModuleError.invalidArgument("checksum_algorithm must be one of \(Self.checksumAlgorithms.joined(separator: ", ")), got '\(checksum)'")
+        }
+        if attributesOnly, checksum == nil, owner == nil, group == nil, let quick = try? await inspectWithoutShell(paths) {
+            return quick
         }
         let result = try await sh(Self.inspectScript, [owner ?? "", group ?? "", checksum ?? ""] + paths, what: "inspecting \(paths.joined(separator: ", "))")
         var fields = result.stdout.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }[...]
@@ -102,7 +112,46 @@ struct RemoteFileSystem: Sendable {
             if info.lstat == nil { info = PathInfo(path: path) }
             infos.append(info)
         }
+        connection.sessionMemo?[Self.sessionFactsKey] = ["umask": .int(facts.umask), "euid": .int(facts.euid), "egid": .int(facts.egid)]
         return Inspection(facts: facts, infos: infos, ownerID: ownerID, groupID: groupID)
+    }
+
+    /// Where an inspection leaves the session's umask, uid and gid in the connection's memo: they
+    /// hold for every command of the session.
+    static let sessionFactsKey = "files.session"
+
+    /// The `attributesOnly` inspection through ``Connection/fileStatuses(_:)``; `nil` (ask a
+    /// shell) when the connection has no such way, when no shell inspection has told the
+    /// session's facts yet, or when a path is a link (its target needs `readlink -f`).
+    private func inspectWithoutShell(_ paths: [String]) async throws -> Inspection? {
+        guard let remembered = connection.sessionMemo?[Self.sessionFactsKey]?.dictValue,
+              let umask = remembered["umask"]?.intValue, let euid = remembered["euid"]?.intValue,
+              let egid = remembered["egid"]?.intValue else { return nil }
+        let directories = paths.map(Self.directory(of:))
+        guard let statuses = try await connection.fileStatuses(paths + directories), statuses.count == 2 * paths.count else { return nil }
+        var infos: [PathInfo] = []
+        for (index, path) in paths.enumerated() {
+            var info = PathInfo(path: path)
+            if let status = statuses[index] {
+                let record = StatRecord(status)
+                if record.kind == .link { return nil }
+                info.lstat = record
+                // `[ -g ]` follows a link; a directory reached through one stays unknown.
+                if let directory = statuses[paths.count + index].map(StatRecord.init), directory.kind == .directory {
+                    info.parentSetGID = directory.mode & 0o2000 != 0
+                }
+            }
+            infos.append(info)
+        }
+        return Inspection(facts: TargetFacts(umask: umask, euid: euid, egid: egid, pid: 0, timestamp: ""), infos: infos)
+    }
+
+    /// The directory holding `path`, as the inspecting script takes it (`${p%/*}`, `/` for a name
+    /// at the root, `.` for a bare name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let head = String(path[..<slash])
+        return head.isEmpty ? "/" : head
     }
 
     static func chompNewline(_ s: String) -> String { s.hasSuffix("\n") ? String(s.dropLast()) : s }
@@ -121,7 +170,7 @@ struct RemoteFileSystem: Sendable {
             dir = RemotePath.dirname(dir)
         }
         guard !ancestors.isEmpty else { return [] }
-        let inspection = try await inspect(ancestors)
+        let inspection = try await inspect(ancestors, attributesOnly: true)
         return inspection.infos.filter { !$0.exists }.map(\.path)
     }
 

@@ -23,7 +23,11 @@ struct TextFileEdit: Sendable {
     /// Inspects and reads `path`. Fails as Ansible does for a directory (rc 256).
     static func load(_ context: ModuleContext, path: String, requested: RequestedAttributes) async throws -> TextFileEdit {
         let fs = RemoteFileSystem(connection: context.connection)
-        let inspection = try await fs.inspect([path], owner: requested.owner, group: requested.group)
+        // Without an owner, a group or a backup (its name needs the target's PID and clock), the
+        // file's lstat is all the edit needs: no process on the target when the connection allows.
+        let backup = context.bool("backup") ?? false
+        let inspection = try await fs.inspect([path], owner: requested.owner, group: requested.group,
+                                              attributesOnly: !backup && requested.owner == nil && requested.group == nil)
         var info = inspection.infos[0]
         if info.effective?.kind == .directory {
             throw LoadFailure.result(ModuleResult(failed: true, msg: "Path \(path) is a directory !", values: ["rc": 256]))
