@@ -1,3 +1,4 @@
+import PKSPlayCore
 import Testing
 
 @testable import PKSPlaySSH
@@ -35,6 +36,24 @@ struct SFTPPacketTests {
         #expect(reply.0 == 9 && reply.1 == [0, 0xFF])
         #expect(SFTPPacket.data(inReply: [103, 0, 0, 0, 9, 0, 0, 0, 3, 0, 0xFF]) == nil, "data cut short")
         #expect(SFTPPacket.data(inReply: [102, 0, 0, 0, 9, 0, 0, 0, 1, 0]) == nil, "a handle is no data")
+    }
+
+    @Test("an ATTRS reply: each field where its flag says, extended pairs passed over, nothing missing or extra")
+    func readsAnAttributesReply() throws {
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        let all: [UInt8] = [105] + be32(4) + be32(0x8000_000F) + be32(1) + be32(5)  // id, flags, size (64 bits)
+            + be32(1000) + be32(50) + be32(0o100640) + be32(1_000_000_001) + be32(1_000_000_000)
+            + be32(1) + be32(1) + [0x61] + be32(2) + [0x62, 0x63]  // one extended pair: "a" = "bc"
+        let reply = try #require(SFTPPacket.attributes(inReply: all))
+        #expect(reply.0 == 4)
+        #expect(reply.1.fileStatus == FileStatus(mode: 0o100640, uid: 1000, gid: 50, size: (1 << 32) + 5, atime: 1_000_000_001, mtime: 1_000_000_000))
+        #expect(SFTPPacket.attributes(inReply: Array(all.dropLast())) == nil, "an extended pair cut short")
+        #expect(SFTPPacket.attributes(inReply: all + [0]) == nil, "a byte after the attributes")
+        // Without the owner the status is unknown: the caller asks a shell instead.
+        let noOwner: [UInt8] = [105] + be32(4) + be32(0x0D) + be32(0) + be32(5) + be32(0o40755) + be32(1) + be32(2)
+        let partial = try #require(SFTPPacket.attributes(inReply: noOwner))
+        #expect(partial.1.permissions == 0o40755 && partial.1.size == 5 && partial.1.fileStatus == nil)
+        #expect(SFTPPacket.attributes(inReply: [101] + be32(4) + be32(0)) == nil, "a status is no ATTRS")
     }
 
     @Test func readsTheExtensionsOfAVersionPacket() {
