@@ -419,8 +419,8 @@ struct HostJob: Sendable {
         // A change with no undo at all (a command without `undo:`) is journaled as such, so rollback
         // reports it instead of passing over it.
         if changed && !checkMode && !journaled.isSet && kw("undo") == nil && !module.runsOnController, let journal = engine.journal {
-            try? await journal.willChange(host: target ?? host, task: task.displayName, location: task.location,
-                                          undo: UndoRecord(module: NoUndo.moduleName, summary: "'\(task.displayName)' (\(module.name)) changed the host and has no undo", data: .null),
+            try? await journal.changedWithoutUndo(host: target ?? host, task: task.displayName, location: task.location,
+                                                  undo: UndoRecord(module: NoUndo.moduleName, summary: "'\(task.displayName)' (\(module.name)) changed the host and has no undo", data: .null),
                                           connection: targetVars)
         }
         let status: TaskStatus = failed ? .failed : result.skipped ? .skipped : changed ? .changed : .ok

@@ -90,14 +90,16 @@ public final class FileJournal: ChangeJournal, @unchecked Sendable {
         return "\(parts.tm_year + 1900)" + two(parts.tm_mon + 1) + two(parts.tm_mday) + "T" + two(parts.tm_hour) + two(parts.tm_min) + two(parts.tm_sec)
     }
 
-    /// Writes `entry` and returns once it is on disk.
-    func append(_ entry: JournalEntry) throws {
+    /// Writes `entry` and, when `durable`, returns once it is on disk. An entry written without
+    /// waiting is on disk with the next durable one: a sync covers every line written before it.
+    func append(_ entry: JournalEntry, durable: Bool = true) throws {
         var e = entry
         lock.lock()
         seq += 1
         e.seq = seq
         do { try JournalReader.writeLine(e, to: fd, path: path) } catch { lock.unlock(); throw error }
         lock.unlock()
+        guard durable else { return }
         syncLock.lock()
         defer { syncLock.unlock() }
         // A sync that began after this line was written has covered it.
@@ -115,6 +117,16 @@ public final class FileJournal: ChangeJournal, @unchecked Sendable {
     }
 
     public func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
+        try append(changeEntry(host: host, task: task, location: location, undo: undo, connection: connection))
+    }
+
+    /// Written without waiting for the disk: the command already ran, and a crash before the next
+    /// sync loses nothing a rollback could undo. Saves a sync per command task (about 0.6 ms here).
+    public func changedWithoutUndo(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
+        try append(changeEntry(host: host, task: task, location: location, undo: undo, connection: connection), durable: false)
+    }
+
+    private func changeEntry(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) -> JournalEntry {
         var e = JournalEntry(kind: .change, seq: 0)
         e.host = host
         e.task = task
@@ -123,15 +135,17 @@ public final class FileJournal: ChangeJournal, @unchecked Sendable {
         var v = connection
         for k in FileJournal.secretVariables { v[k] = nil }
         e.connection = .dict(v)
-        try append(e)
+        return e
     }
 
+    /// Not waited for either: without it a rollback undoes the task's change anyway (undo only
+    /// acts on a difference), so losing it to a crash costs nothing.
     public func taskEnded(host: String, task: String, status: TaskStatus) async {
         var e = JournalEntry(kind: .taskEnd, seq: 0)
         e.host = host
         e.task = task
         e.status = status.rawValue
-        try? append(e)
+        try? append(e, durable: false)
     }
 
     public func finish(outcome: String) {

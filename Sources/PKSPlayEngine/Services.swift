@@ -37,8 +37,18 @@ public protocol ChangeJournal: Sendable {
     /// Called before a module applies a change; must be durable when it returns.
     /// `connection` holds the host's connection variables so rollback can reach it; implementations drop secrets.
     func willChange(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws
-    /// Called when a task has ended on a host.
+    /// Called after a change that has no undo (a command without `undo:`), so rollback can report
+    /// it. The change is already made, so this need not be durable when it returns: the next
+    /// `willChange` (or the run's end) makes it so, and keeps it in its place before later changes.
+    func changedWithoutUndo(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws
+    /// Called when a task has ended on a host; like `changedWithoutUndo`, durable with the next change.
     func taskEnded(host: String, task: String, status: TaskStatus) async
+}
+
+extension ChangeJournal {
+    public func changedWithoutUndo(host: String, task: String, location: SourceLocation?, undo: UndoRecord, connection: ValueDict) async throws {
+        try await willChange(host: host, task: task, location: location, undo: undo, connection: connection)
+    }
 }
 
 /// Set by a signal handler: the first Ctrl-C stops scheduling new tasks.

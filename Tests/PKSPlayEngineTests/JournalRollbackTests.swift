@@ -314,6 +314,31 @@ struct JournalRollbackTests {
         #expect(Set(run.changes.compactMap(\.host)) == Set((0...8).map { "h\($0)" }))
     }
 
+    @Test("a change without undo and a task's end wait for no sync; the next change's sync makes them durable, in order")
+    func afterTheFactEntriesRideOnTheNextSync() async throws {
+        let dir = try TemporaryDirectory(prefix: "pksplay-journal")
+        let syncs = LockedCounter()
+        let journal = try FileJournal(stateDirectory: dir.file("state"), playbook: "p", inventory: [], checkMode: false, extraVarNames: []) { fd in
+            _ = syncs.increment()
+            return fdatasync(fd)
+        }
+        #expect(syncs.value == 1, "the header")
+        let none = UndoRecord(module: NoUndo.moduleName, summary: "'cmd' (command) changed the host and has no undo", data: .null)
+        for n in 1...5 {
+            try await journal.changedWithoutUndo(host: "h1", task: "cmd \(n)", location: nil, undo: none, connection: [:])
+            await journal.taskEnded(host: "h1", task: "t\(n)", status: .changed)
+        }
+        #expect(syncs.value == 1, "ten entries written, none waited for")
+        try await journal.willChange(host: "h1", task: "edit", location: nil,
+                                     undo: UndoRecord(module: "file", summary: "remove it", data: [:]), connection: [:])
+        #expect(syncs.value == 2, "one sync for the change, covering the ten before it")
+        let run = try JournalReader.read(journal.path)
+        #expect(run.unreadableLines == 0 && run.entries.map(\.seq) == Array(1...12))
+        #expect(run.changes.map { $0.task ?? "" } == (1...5).map { "cmd \($0)" } + ["edit"])
+        journal.finish(outcome: "ok")
+        #expect(syncs.value == 3, "the run's end is durable")
+    }
+
     @Test("check-mode runs journal nothing to undo")
     func checkModeJournalsNothing() async throws {
         let dir = try TemporaryDirectory(prefix: "pksplay-journal")
