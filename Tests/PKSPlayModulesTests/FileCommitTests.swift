@@ -53,7 +53,7 @@ final class CommitRecordingConnection: Connection {
     func close() async {}
 }
 
-@Suite("How a file edit is committed: the common case costs one command on the host")
+@Suite("How a file edit is committed: the common case costs one command on the host, none once the session is known")
 struct FileCommitTests {
     @Test("an edit with nothing but content to change: inspect, read, write the temporary file in its final mode, rename")
     func commonEditIsOneCommandAndARename() async throws {
