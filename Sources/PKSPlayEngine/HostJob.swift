@@ -421,7 +421,7 @@ struct HostJob: Sendable {
         if changed && !checkMode && !journaled.isSet && kw("undo") == nil && !module.runsOnController, let journal = engine.journal {
             try? await journal.changedWithoutUndo(host: target ?? host, task: task.displayName, location: task.location,
                                                   undo: UndoRecord(module: NoUndo.moduleName, summary: "'\(task.displayName)' (\(module.name)) changed the host and has no undo", data: .null),
-                                          connection: targetVars)
+                                                  connection: targetVars)
         }
         let status: TaskStatus = failed ? .failed : result.skipped ? .skipped : changed ? .changed : .ok
         var facts: ValueDict?
