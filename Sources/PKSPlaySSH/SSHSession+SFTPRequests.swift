@@ -420,7 +420,8 @@ struct SFTPPacket {
     static let openCreate: UInt32 = 0x08
     static let openTruncate: UInt32 = 0x10
     static let openExclusive: UInt32 = 0x20
-    /// The flags of an ATTRS block that say a size, or permissions, follow.
+    /// The flags of an ATTRS block that say which fields follow: size, owner (uid and gid),
+    /// permissions, times (atime and mtime), extended pairs.
     static let attributeSize: UInt32 = 0x01
     static let attributeOwner: UInt32 = 0x02
     static let attributePermissions: UInt32 = 0x04

@@ -127,7 +127,9 @@ struct RemoteFileSystem: Sendable {
         guard let remembered = connection.sessionMemo?[Self.sessionFactsKey]?.dictValue,
               let umask = remembered["umask"]?.intValue, let euid = remembered["euid"]?.intValue,
               let egid = remembered["egid"]?.intValue else { return nil }
-        let directories = paths.map(Self.directory(of:))
+        // dirname(1); the script's `${p%/*}` differs only for a trailing slash, where the path
+        // cannot be a regular file and its directory does not matter.
+        let directories = paths.map(RemotePath.dirname)
         guard let statuses = try await connection.fileStatuses(paths + directories), statuses.count == 2 * paths.count else { return nil }
         var infos: [PathInfo] = []
         for (index, path) in paths.enumerated() {
@@ -137,21 +139,13 @@ struct RemoteFileSystem: Sendable {
                 if record.kind == .link { return nil }
                 info.lstat = record
                 // `[ -g ]` follows a link; a directory reached through one stays unknown.
-                if let directory = statuses[paths.count + index].map(StatRecord.init), directory.kind == .directory {
+                if let directory = statuses[paths.count + index], StatRecord.kind(ofMode: directory.mode) == .directory {
                     info.parentSetGID = directory.mode & 0o2000 != 0
                 }
             }
             infos.append(info)
         }
         return Inspection(facts: TargetFacts(umask: umask, euid: euid, egid: egid, pid: 0, timestamp: ""), infos: infos)
-    }
-
-    /// The directory holding `path`, as the inspecting script takes it (`${p%/*}`, `/` for a name
-    /// at the root, `.` for a bare name).
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let head = String(path[..<slash])
-        return head.isEmpty ? "/" : head
     }
 
     static func chompNewline(_ s: String) -> String { s.hasSuffix("\n") ? String(s.dropLast()) : s }
