@@ -9,33 +9,27 @@ import Darwin
 extension SSHSession {
     /// Authenticates as `config.user`: key files, then ssh-agent, then password. Returns how it
     /// succeeded; when everything fails the error lists each attempt and why it failed.
+    ///
+    /// The first usable key file is offered before the server is asked which methods it accepts.
+    /// That question is a "none" request, which OpenSSH answers as a failed attempt, after a
+    /// delay of its own (about 5-15 ms, to hide which users exist); a run that logs in with a key
+    /// should not wait for it. After a failure the methods are asked as before, so at most one
+    /// attempt more reaches a server that turns out not to accept keys.
     func authenticate(deadline: ContinuousClock.Instant) throws -> String {
         let user = config.user
         let userLength = UInt32(user.utf8.count)
         var tried: [String] = []
-
-        var methodList: UnsafeMutablePointer<CChar>?
-        while true {
-            methodList = libssh2_userauth_list(session, user, userLength)
-            if methodList != nil || libssh2_userauth_authenticated(session) != 0 { break }
-            let code = libssh2_session_last_errno(session)
-            guard code == LIBSSH2_ERROR_EAGAIN else {
-                throw failure("asking which authentication methods the server accepts", code: code).asTransport
-            }
-            try retryWait(deadline, phase: "authentication")
-        }
-        guard let methodList, libssh2_userauth_authenticated(session) == 0 else {
-            return "none (the server asked for no authentication)"
-        }
-        let methods = Set(String(cString: methodList).split(separator: ",").map(String.init))
-        let offered = methods.sorted().joined(separator: ",")
+        // What the server accepts: unknown until asked, and asked once a key has failed.
+        var methods: Set<String>?
 
         // Key files.
+        var offeredBlind = false
+        // The entry of a key the server refused before its methods were known, corrected below
+        // if the server turns out not to accept keys at all.
+        var blindRejection: (index: Int, path: String)?
         let keys = config.keyFilesToTry()
         if keys.isEmpty {
             tried.append("key files (none given and no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)")
-        } else if !methods.contains("publickey") {
-            tried.append("key files (the server does not accept publickey)")
         } else {
             let passphrase = config.passphrase.resolve()
             for path in keys {
@@ -52,6 +46,14 @@ extension SSHSession {
                     tried.append("key \(path) (encrypted and no passphrase: set PKSPLAY_SSH_PASSPHRASE)")
                     continue
                 }
+                if offeredBlind, methods == nil {
+                    guard let listed = try serverMethods(user: user, deadline: deadline) else { return Self.noneAccepted }
+                    methods = listed
+                }
+                if let methods, !methods.contains("publickey") {
+                    tried.append("key \(path) (the server does not accept publickey)")
+                    continue
+                }
                 // For an encrypted key, no .pub: libssh2 then decrypts the private key before it talks
                 // to the server, so a wrong passphrase shows as such instead of as a rejected key.
                 let publicKey = key.encrypted == true ? nil : key.publicKeyPath
@@ -59,16 +61,33 @@ extension SSHSession {
                     pks_userauth_publickey_fromfile(session, user, userLength, publicKey, path, passphrase ?? "")
                 }
                 if rc == 0 { return "publickey \(path)" }
-                try checkStillConnected(rc, tried: tried + ["key \(path)"], offered: offered)
+                try checkStillConnected(rc, tried: tried + ["key \(path)"], offered: methods.map(Self.describe) ?? "")
+                if methods == nil {
+                    offeredBlind = true
+                    if rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED {
+                        blindRejection = (tried.count, path)
+                    }
+                }
                 tried.append("key \(path) (\(describeKeyFailure(rc, key: key, hadPassphrase: passphrase != nil)))")
             }
         }
+        let accepted: Set<String>
+        if let methods {
+            accepted = methods
+        } else {
+            guard let listed = try serverMethods(user: user, deadline: deadline) else { return Self.noneAccepted }
+            accepted = listed
+        }
+        if let blindRejection, !accepted.contains("publickey") {
+            tried[blindRejection.index] = "key \(blindRejection.path) (the server does not accept publickey)"
+        }
+        let offered = Self.describe(accepted)
 
         // ssh-agent.
         if !config.useAgent {
             tried.append("ssh-agent (disabled)")
         } else if let socketPath = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !socketPath.isEmpty {
-            if !methods.contains("publickey") {
+            if !accepted.contains("publickey") {
                 tried.append("ssh-agent (the server does not accept publickey)")
             } else if let used = try authenticateWithAgent(user: user, deadline: deadline, tried: &tried, offered: offered) {
                 return used
@@ -79,14 +98,14 @@ extension SSHSession {
 
         // Password.
         if let password = config.password {
-            if methods.contains("password") {
+            if accepted.contains("password") {
                 let rc = try retry(until: deadline, phase: "authentication") {
                     pks_userauth_password(session, user, userLength, password, UInt32(password.utf8.count))
                 }
                 if rc == 0 { return "password" }
                 try checkStillConnected(rc, tried: tried + ["password"], offered: offered)
                 tried.append(rc == LIBSSH2_ERROR_PASSWORD_EXPIRED ? "password (expired)" : "password (rejected by the server)")
-            } else if methods.contains("keyboard-interactive") {
+            } else if accepted.contains("keyboard-interactive") {
                 if try keyboardInteractive(user: user, password: password, deadline: deadline) { return "keyboard-interactive" }
                 tried.append("password via keyboard-interactive (rejected by the server)")
             } else {
@@ -99,6 +118,26 @@ extension SSHSession {
         throw markDead(
             "authentication failed for \(user)@\(config.address) port \(config.port); tried: "
                 + tried.joined(separator: "; ") + ". The server accepts: \(offered)")
+    }
+
+    private static let noneAccepted = "none (the server asked for no authentication)"
+
+    private static func describe(_ methods: Set<String>) -> String { methods.sorted().joined(separator: ",") }
+
+    /// The methods the server accepts, from a "none" request; nil when that request itself
+    /// succeeded (a server that asks for no authentication).
+    private func serverMethods(user: String, deadline: ContinuousClock.Instant) throws -> Set<String>? {
+        while true {
+            if let list = libssh2_userauth_list(session, user, UInt32(user.utf8.count)) {
+                return Set(String(cString: list).split(separator: ",").map(String.init))
+            }
+            if libssh2_userauth_authenticated(session) != 0 { return nil }
+            let code = libssh2_session_last_errno(session)
+            guard code == LIBSSH2_ERROR_EAGAIN else {
+                throw failure("asking which authentication methods the server accepts", code: code).asTransport
+            }
+            try retryWait(deadline, phase: "authentication")
+        }
     }
 
     private func authenticateWithAgent(

@@ -107,6 +107,50 @@ struct SSHAuthenticationTests {
         #expect(!reason.contains("not-the-password"))
     }
 
+    @Test func aKeyLoginAsksNoMethodListFirst() async throws {
+        // A "none" request is a failed attempt to sshd, answered only after its failure delay.
+        var options = TestSSHD.Options()
+        options.logLevel = "DEBUG"
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        let connection = try await SSHConnection.connect(sshd.config(keys: [sshd.clientKey]))
+        #expect(connection.authentication == "publickey \(sshd.clientKey)")
+        await connection.close()
+        #expect(sshd.log.contains("method publickey"), "\(sshd.log)")
+        #expect(!sshd.log.contains("method none"), "\(sshd.log)")
+
+        // A refused key: the method list is asked once, before the next key is offered.
+        let next = try await SSHConnection.connect(sshd.config(keys: [sshd.strangerKey, sshd.clientKey]))
+        #expect(next.authentication == "publickey \(sshd.clientKey)")
+        await next.close()
+        #expect(sshd.log.components(separatedBy: "method none").count == 2, "\(sshd.log)")
+    }
+
+    @Test(.enabled(if: TestSSHD.mountNamespaceWorks, "root's password can only be set in sshd's own mount namespace"))
+    func keysOnAServerWithoutPublickeyCostOneAttempt() async throws {
+        var options = TestSSHD.Options()
+        options.passwordAuthentication = true
+        options.publicKeyAuthentication = false
+        options.rootPassword = "pksplay-test-pw"
+        options.logLevel = "DEBUG"
+        let sshd = try await TestSSHD.start(options)
+        defer { sshd.stop() }
+        var config = sshd.config(keys: [sshd.clientKey, sshd.strangerKey])
+        config.password = "pksplay-test-pw"
+        let connection = try await SSHConnection.connect(config)
+        #expect(connection.authentication == "password")
+        await connection.close()
+        #expect(sshd.log.components(separatedBy: "method publickey").count == 2, "only the first key is offered: \(sshd.log)")
+
+        config.password = "not-the-password"
+        let error = await #expect(throws: ConnectionError.self) { try await SSHConnection.connect(config) }
+        let reason = try #require(unreachableReason(error))
+        #expect(reason.contains("key \(sshd.clientKey) (the server does not accept publickey)"), "\(reason)")
+        #expect(reason.contains("key \(sshd.strangerKey) (the server does not accept publickey)"), "\(reason)")
+        #expect(reason.contains("password (rejected by the server)"))
+        #expect(!reason.contains("publickey,") && reason.contains("The server accepts: password"), "\(reason)")
+    }
+
     @Test func passwordIsNotTriedWhenTheServerRefusesPasswords() async throws {
         let sshd = try await TestSSHD.start()
         defer { sshd.stop() }

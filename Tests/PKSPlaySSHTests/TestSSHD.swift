@@ -23,6 +23,9 @@ final class TestSSHD: @unchecked Sendable {
         /// Offer the SFTP subsystem (internal-sftp).
         var sftp = true
         var passwordAuthentication = false
+        var publicKeyAuthentication = true
+        /// sshd's LogLevel (`DEBUG` logs every authentication request).
+        var logLevel = "INFO"
         /// Give root this password inside sshd's mount namespace (needs `unshare`).
         var rootPassword: String?
         /// Extra sshd_config lines.
@@ -139,13 +142,13 @@ final class TestSSHD: @unchecked Sendable {
             "UsePAM no",
             "StrictModes no",
             "PermitRootLogin \(options.passwordAuthentication ? "yes" : "prohibit-password")",
-            "PubkeyAuthentication yes",
+            "PubkeyAuthentication \(options.publicKeyAuthentication ? "yes" : "no")",
             "PasswordAuthentication \(options.passwordAuthentication ? "yes" : "no")",
             "KbdInteractiveAuthentication no",
             "AuthorizedKeysFile \(directory)/authorized_keys",
             "MaxStartups 200",
             "MaxSessions 20",
-            "LogLevel INFO",
+            "LogLevel \(options.logLevel)",
         ]
         if options.sftp { config.append("Subsystem sftp internal-sftp") }
         config += options.extraConfig
@@ -186,7 +189,7 @@ final class TestSSHD: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// The sshd log (LogLevel INFO), for failing tests to show.
+    /// The sshd log (LogLevel INFO unless the options say otherwise), for failing tests to show.
     var log: String { (try? String(contentsOfFile: directory + "/sshd.log", encoding: .utf8)) ?? "" }
 
     /// Kills sshd and every process under it (sessions included), then removes the temp dir.
