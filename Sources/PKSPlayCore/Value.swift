@@ -259,6 +259,8 @@ extension Value {
     }
 
     public static func jsonQuote(_ s: String) -> String {
+        // Most strings need no escape: copied whole, not a scalar at a time.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -32,6 +32,29 @@ public struct JournalEntry: Codable, Sendable {
         self.seq = seq
         self.time = Date().timeIntervalSince1970
     }
+
+    /// The entry as one line of JSON, keys sorted, absent fields left out: what `JSONEncoder`
+    /// writes for it, and `JSONDecoder` reads it back. Written by hand because the journal takes
+    /// a line per task on every host, and the encoder's reflection cost more than the task's own
+    /// bookkeeping.
+    public var jsonLine: String {
+        var fields: [(String, Value)] = [("kind", .string(kind.rawValue)), ("seq", .int(seq)), ("time", .double(time))]
+        func add(_ key: String, _ value: Value?) { if let value { fields.append((key, value)) } }
+        add("runID", runID.map(Value.string))
+        add("playbook", playbook.map(Value.string))
+        add("inventory", inventory.map { .list($0.map(Value.string)) })
+        add("checkMode", checkMode.map(Value.bool))
+        add("extraVarNames", extraVarNames.map { .list($0.map(Value.string)) })
+        add("host", host.map(Value.string))
+        add("task", task.map(Value.string))
+        add("location", location.map(Value.string))
+        add("undo", undo.map { .dict(["module": .string($0.module), "summary": .string($0.summary), "data": $0.data]) })
+        add("connection", connection)
+        add("status", status.map(Value.string))
+        add("outcome", outcome.map(Value.string))
+        add("undoneSeq", undoneSeq.map(Value.int))
+        return Value.dict(ValueDict(fields)).jsonString(sortKeys: true)
+    }
 }
 
 /// A journal on disk: JSON lines, mode 0600, each change written and synced before it is applied.
@@ -244,9 +267,7 @@ extension JournalReader {
 
     /// Writes one entry as a JSON line, whole (a short write is continued), not synced.
     static func writeLine(_ entry: JournalEntry, to fd: Int32, path: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var data = try enc.encode(entry)
+        var data = Data(entry.jsonLine.utf8)
         data.append(0x0A)
         let ok = data.withUnsafeBytes { buf -> Bool in
             var off = 0

@@ -339,6 +339,41 @@ struct JournalRollbackTests {
         #expect(syncs.value == 3, "the run's end is durable")
     }
 
+    @Test("a journal line says what JSONEncoder would: the same fields and values, read back by JSONDecoder")
+    func journalLinesMatchTheEncoder() throws {
+        var header = JournalEntry(kind: .run, seq: 0)
+        header.runID = "20261205T120000-abc123"
+        header.playbook = "/srv/play books/\"failover\".yml"
+        header.inventory = ["a.ini", "b/c.yml"]
+        header.checkMode = false
+        header.extraVarNames = []
+        var change = JournalEntry(kind: .change, seq: 7)
+        change.time = 1_733_400_000.123456
+        change.host = "h\u{e9}\t1"
+        change.task = "line\nbreak \u{1}"
+        change.location = "play.yml:3:5"
+        change.undo = UndoRecord(module: "copy", summary: "restore /etc/x (1 B)",
+                                 data: ["path": "/etc/x", "mode": 420, "ratio": 0.5, "whole": 2.0, "kept": true, "gone": nil, "list": [1, "two"]])
+        change.connection = ["ansible_host": "127.0.0.2", "ansible_port": 22, "nested": ["a": ["b": []]]]
+        var end = JournalEntry(kind: .end, seq: 9)
+        end.time = 1_733_400_001
+        end.outcome = "failed"
+        var undone = JournalEntry(kind: .undone, seq: 10)
+        undone.undoneSeq = 7
+        var taskEnd = JournalEntry(kind: .taskEnd, seq: 8)
+        taskEnd.status = "changed"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for entry in [header, change, taskEnd, end, undone] {
+            let line = entry.jsonLine
+            #expect(!line.contains("\n"), "one line: \(line)")
+            // JSONEncoder writes 2.0 as 2: numbers compare by value.
+            #expect(try numbersByValue(Value.parseJSON(line)) == numbersByValue(Value.parseJSON(String(decoding: encoder.encode(entry), as: UTF8.self))))
+            let back = try JSONDecoder().decode(JournalEntry.self, from: Data(line.utf8))
+            #expect(try encoder.encode(back) == encoder.encode(entry))
+        }
+    }
+
     @Test("check-mode runs journal nothing to undo")
     func checkModeJournalsNothing() async throws {
         let dir = try TemporaryDirectory(prefix: "pksplay-journal")
@@ -347,6 +382,16 @@ struct JournalRollbackTests {
         let read = try JournalReader.read(journal.path)
         #expect(read.changes.isEmpty)
         #expect(!dir.exists("created.txt"))
+    }
+}
+
+/// `v` with every whole double as an int.
+func numbersByValue(_ v: Value) -> Value {
+    switch v {
+    case .double(let d) where d == d.rounded() && abs(d) < 1e15: return .int(Int(d))
+    case .list(let l): return .list(l.map(numbersByValue))
+    case .dict(let d): return .dict(ValueDict(d.map { ($0.key, numbersByValue($0.value)) }))
+    default: return v
     }
 }
 

@@ -59,6 +59,19 @@ struct CommandsParsingTests {
         #expect(AnsibleFormat.delta(3723) == "1:02:03")
         #expect(AnsibleFormat.delta(86_400 + 61.5) == "1 day, 0:01:01.500000")
         #expect(AnsibleFormat.delta(2 * 86_400) == "2 days, 0:00:00")
+        #expect(AnsibleFormat.delta(-1.25) == "-0:00:01.250000")
+        // The same text as C's %0*d, which it replaces.
+        for (n, width) in [(0, 2), (7, 2), (42, 2), (123, 2), (5, 6), (999_999, 6), (2024, 4), (-5, 3)] {
+            #expect(AnsibleFormat.digits(n, width) == String(format: "%0*ld", width, n), "\(n) in \(width)")
+        }
+        // A timestamp's fields, checked against the C library's own formatting of the same time.
+        var seconds = time_t(1_700_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let length = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        let expected = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(AnsibleFormat.timestamp(Date(timeIntervalSince1970: 1_700_000_000.000042)) == expected + ".000042")
     }
 
     @Test(arguments: [

@@ -268,11 +268,19 @@ enum AnsibleFormat {
         let fraction = Int(micros - Int64(seconds) * 1_000_000)
         var parts = tm()
         localtime_r(&seconds, &parts)
-        var text = String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-        if fraction != 0 { text += String(format: ".%06d", fraction) }
+        var text = digits(Int(parts.tm_year) + 1900, 4) + "-" + digits(Int(parts.tm_mon) + 1, 2) + "-" + digits(Int(parts.tm_mday), 2)
+            + " " + digits(Int(parts.tm_hour), 2) + ":" + digits(Int(parts.tm_min), 2) + ":" + digits(Int(parts.tm_sec), 2)
+        if fraction != 0 { text += "." + digits(fraction, 6) }
         return text
+    }
+
+    /// `n` in decimal, zero-padded to `width` (`%0*d`): every command task formats two
+    /// timestamps and a delta, and `String(format:)` goes through NSString on Linux.
+    static func digits(_ n: Int, _ width: Int) -> String {
+        let sign = n < 0 ? "-" : ""
+        let text = String(n.magnitude)
+        let zeros = width - sign.count - text.count
+        return sign + (zeros > 0 ? String(repeating: "0", count: zeros) : "") + text
     }
 
     /// `str(timedelta)`: `0:00:00.003421`, `1 day, 2:03:04`.
@@ -284,8 +292,8 @@ enum AnsibleFormat {
         let fraction = micros % 1_000_000
         let days = totalSeconds / 86_400
         totalSeconds %= 86_400
-        var text = String(format: "%d:%02d:%02d", Int(totalSeconds / 3600), Int(totalSeconds % 3600 / 60), Int(totalSeconds % 60))
-        if fraction != 0 { text += String(format: ".%06d", Int(fraction)) }
+        var text = String(totalSeconds / 3600) + ":" + digits(Int(totalSeconds % 3600 / 60), 2) + ":" + digits(Int(totalSeconds % 60), 2)
+        if fraction != 0 { text += "." + digits(Int(fraction), 6) }
         if days > 0 { text = "\(days) day\(days == 1 ? "" : "s"), " + text }
         return negative ? "-" + text : text
     }
@@ -377,7 +385,7 @@ enum CommandRunner {
             executable = nil
         }
         let argv = args["argv"]?.listValue?.map(\.stringified)
-        let hasText = !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        let hasText = !text.allSatisfy(\.isWhitespace)
         if !hasText && (argv ?? []).isEmpty { return fail("no command given") }
         if hasText && argv != nil { return fail("only command or argv can be given, not both") }
 
