@@ -120,14 +120,18 @@ final class KnownHostsStore {
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let text = String(decoding: data, as: UTF8.self)
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            // Spaces and tabs at either end, trimmed without Foundation (NSString on Linux): a
+            // file of 50 hosts is read once per host, on the way to every connection.
+            let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+            var line = raw.drop(while: isBlank)
+            while let last = line.last, isBlank(last) { line = line.dropLast() }
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("@") {
                 let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
-            let bytes = KnownHostsStore.readlineBytes(line)
+            let bytes = KnownHostsStore.readlineBytes(String(line))
             let rc = bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
                     libssh2_knownhost_readline(hosts, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)

@@ -51,4 +51,33 @@ struct KnownHostsReadlineTests {
         #expect(Self.readThenCheck(session, given + [0x0A], length: given.count).verdict == LIBSSH2_KNOWNHOST_CHECK_MATCH)
         #expect(Self.readThenCheck(session, given, length: given.count).verdict == LIBSSH2_KNOWNHOST_CHECK_MATCH)
     }
+
+    @Test("a known_hosts file's blank and indented lines, comments and markers are read as OpenSSH reads them")
+    func indentedLinesCommentsAndMarkers() throws {
+        try LibSSH2.ensureInitialized()
+        let session = try #require(libssh2_session_init_ex(nil, nil, nil, nil))
+        defer { libssh2_session_free(session) }
+        let key = Data(Self.blob).base64EncodedString()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pksplay-kh-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("known_hosts").path
+        let lines = [
+            "# a comment",
+            " \t",
+            "",
+            "  \t# an indented comment",
+            "\t host1 ssh-ed25519 \(key) \t ",
+            "  @revoked * ssh-ed25519 AAAArevoked",
+            "[host2]:2222 ssh-ed25519 \(key)",
+            "not a known_hosts line",
+        ]
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try #require(KnownHostsStore(session: session, path: path))
+        #expect(store.knownKinds(names: ["host1"], port: 22) == [.ed25519])
+        #expect(store.knownKinds(names: ["host2"], port: 2222) == [.ed25519])
+        #expect(store.knownKinds(names: ["host3"], port: 22).isEmpty)
+        #expect(store.revokedKeys == ["AAAArevoked"])
+        #expect(store.skippedLines == [8], "only the line that is no entry")
+    }
 }
