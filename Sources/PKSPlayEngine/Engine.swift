@@ -67,7 +67,12 @@ public final class Engine: Sendable {
 /// per-host work it fans out gets value snapshots.
 final class PlaybookRunner {
     let engine: Engine
-    var inventory: Inventory
+    var inventory: Inventory {
+        didSet { magicValues = MagicValues() }
+    }
+    /// Magic variables every task builds for every host, kept while what they are made of is the
+    /// same (`groups` walks every group and host: 50 hosts made that 2,500 walks a task).
+    var magicValues = MagicValues()
     let options: RunOptions
     let playbookDir: String
     var hosts: [String: HostState] = [:]

@@ -438,7 +438,8 @@ struct HostJob: Sendable {
         let host = self.host
         let taskName = task.displayName
         let location = task.location
-        let searchDirs = fileSearchDirectories()
+        // Worked out when a module first looks for a file: most never do.
+        let job = self
         // A delegated task changes the delegate: that is the host rollback must reach.
         let changedHost = target ?? host
         let connectionVars = targetVars
@@ -447,7 +448,7 @@ struct HostJob: Sendable {
             logger: engine.logger,
             evaluate: { expr in try templates.evaluate(expr, sc) },
             render: { text in try templates.renderText(text, sc) },
-            findFile: { name, kind in HostJob.findFile(name, kind: kind, in: searchDirs) },
+            findFile: { name, kind in HostJob.findFile(name, kind: kind, in: job.fileSearchDirectories()) },
             willChange: { undo in try await journal?.willChange(host: changedHost, task: taskName, location: location, undo: undo, connection: connectionVars) },
             progress: { line in reporter.report(.progress(host: host, line: line)) })
     }

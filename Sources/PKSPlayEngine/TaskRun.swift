@@ -87,16 +87,16 @@ extension PlaybookRunner {
         l.includeParams = params
         l.hostVars = s.hostVars
         l.extra = options.extraVars
-        let activeInPlay = playHosts.filter { hosts[$0]?.isActive ?? false }
+        let activeInPlay = magicValues.hostList(playHosts.filter { hosts[$0]?.isActive ?? false }, slot: 0)
         var magic: ValueDict = [
             "inventory_hostname": .string(host),
             "inventory_hostname_short": .string(String(host.split(separator: ".").first ?? Substring(host))),
-            "group_names": .list(inventory.groupNames(of: host).map { .string($0) }),
-            "groups": .dict(inventory.groupsMagicVariable()),
-            "play_hosts": .list(activeInPlay.map { .string($0) }),
-            "ansible_play_hosts": .list(activeInPlay.map { .string($0) }),
-            "ansible_play_hosts_all": .list(playHosts.map { .string($0) }),
-            "ansible_play_batch": .list(batch.filter { hosts[$0]?.isActive ?? false }.map { .string($0) }),
+            "group_names": magicValues.groupNames(of: host, in: inventory),
+            "groups": magicValues.groups(of: inventory),
+            "play_hosts": activeInPlay,
+            "ansible_play_hosts": activeInPlay,
+            "ansible_play_hosts_all": magicValues.hostList(playHosts, slot: 1),
+            "ansible_play_batch": magicValues.hostList(batch.filter { hosts[$0]?.isActive ?? false }, slot: 2),
             "ansible_check_mode": .bool(options.checkMode),
             "ansible_diff_mode": .bool(options.diffMode),
             "ansible_verbosity": .int(options.verbosity),
@@ -436,5 +436,38 @@ extension PlaybookRunner {
         hosts[host]?.failed = true
         count(host) { $0.failed += 1 }
         _ = task
+    }
+}
+
+/// The magic variables built from the inventory and the play's host lists, computed once and
+/// reused while their inputs are unchanged. The runner's own task is its only user.
+struct MagicValues {
+    private var groupsValue: Value?
+    private var groupNamesValues: [String: Value] = [:]
+    private var hostLists: [(names: [String], value: Value)?] = [nil, nil, nil]
+
+    /// `groups`: every group and its hosts.
+    mutating func groups(of inventory: Inventory) -> Value {
+        if let groupsValue { return groupsValue }
+        let value = Value.dict(inventory.groupsMagicVariable())
+        groupsValue = value
+        return value
+    }
+
+    /// `group_names` of `host`.
+    mutating func groupNames(of host: String, in inventory: Inventory) -> Value {
+        if let value = groupNamesValues[host] { return value }
+        let value = Value.list(inventory.groupNames(of: host).map(Value.string))
+        groupNamesValues[host] = value
+        return value
+    }
+
+    /// `names` as a list value; `slot` tells the lists apart (play hosts, all of them, the batch),
+    /// each kept until its names change.
+    mutating func hostList(_ names: [String], slot: Int) -> Value {
+        if let kept = hostLists[slot], kept.names == names { return kept.value }
+        let value = Value.list(names.map(Value.string))
+        hostLists[slot] = (names, value)
+        return value
     }
 }

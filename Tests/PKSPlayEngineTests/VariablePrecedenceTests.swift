@@ -143,6 +143,33 @@ struct VariablePrecedenceTests {
         #expect(run.message(of: "read other host's fact", on: "web1") == "from-db1")
     }
 
+    @Test("magic host lists follow the run: a failed host leaves play_hosts, each host keeps its own group_names")
+    func magicHostListsFollowTheRun() async throws {
+        let run = try await EngineHarness.run("""
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - name: before
+                  debug:
+                    msg: "{{ play_hosts | sort | join(',') }}|{{ ansible_play_batch | sort | join(',') }}|{{ group_names | join(',') }}"
+                - name: db1 fails
+                  fail:
+                    msg: down
+                  when: inventory_hostname == 'db1'
+                - name: after
+                  debug:
+                    msg: "{{ play_hosts | join(',') }}|{{ ansible_play_hosts_all | sort | join(',') }}|{{ ansible_play_batch | join(',') }}|{{ group_names | join(',') }}|{{ groups['db'] | join(',') }}"
+            """, hosts: "inv.ini", files: ["inv.ini": """
+                [web]
+                web1
+                [db]
+                db1
+                """])
+        #expect(run.message(of: "before", on: "web1") == "db1,web1|db1,web1|web")
+        #expect(run.message(of: "before", on: "db1") == "db1,web1|db1,web1|db")
+        #expect(run.message(of: "after", on: "web1") == "web1|db1,web1|web1|web|db1")
+    }
+
     @Test("omit drops an argument")
     func omit() async throws {
         let run = try await EngineHarness.run("""
