@@ -1,11 +1,12 @@
 import Foundation
+import PKSPlayCore
 
 /// Makes a chosen task fail, for proving rollback: `PKSPLAY_INJECT_FAILURE='PATTERN[@HOST]'` fails
 /// every task whose name matches the shell pattern (on HOST only, when given) before its module runs.
 /// The end-to-end tests fail each step of failover.yml in turn this way. Unset, it costs one lookup.
 enum FaultInjection {
     static let spec: (pattern: String, host: String?)? = {
-        guard let raw = ProcessInfo.processInfo.environment["PKSPLAY_INJECT_FAILURE"], !raw.isEmpty else { return nil }
+        guard let raw = Environment.value("PKSPLAY_INJECT_FAILURE"), !raw.isEmpty else { return nil }
         if let at = raw.lastIndex(of: "@") { return (String(raw[..<at]), String(raw[raw.index(after: at)...])) }
         return (raw, nil)
     }()

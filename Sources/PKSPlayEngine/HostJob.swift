@@ -508,7 +508,7 @@ struct HostJob: Sendable {
             let method = try str("become_method") ?? options.becomeMethod ?? sc.lookup("ansible_become_method")?.stringified ?? "sudo"
             guard ["sudo", "su"].contains(method) else { throw TaskFailure("become_method '\(method)' is not supported; use sudo or su") }
             let password = options.becomePassword ?? (sc.lookup("ansible_become_password") ?? sc.lookup("ansible_become_pass"))?.stringified
-            let loginUser = vars["ansible_user"]?.stringified ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
+            let loginUser = vars["ansible_user"]?.stringified ?? Environment.value("USER") ?? "root"
             // Becoming the user we already are needs no sudo (and no password).
             if !(user == loginUser) {
                 become = BecomeSettings(user: user, method: method, password: password, flags: try str("become_flags"))

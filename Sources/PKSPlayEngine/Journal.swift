@@ -203,7 +203,7 @@ public enum JournalReader {
     }
 
     public static func defaultStateDirectory() -> String {
-        if let x = ProcessInfo.processInfo.environment["XDG_STATE_HOME"], !x.isEmpty { return (x as NSString).appendingPathComponent("pksplay") }
+        if let x = Environment.value("XDG_STATE_HOME"), !x.isEmpty { return (x as NSString).appendingPathComponent("pksplay") }
         return ("~/.local/state/pksplay" as NSString).expandingTildeInPath
     }
 

@@ -11,7 +11,7 @@ public struct PlaybookLoader: TaskSource {
     public init(registry: ModuleRegistry, rolesPath: [String] = []) {
         self.registry = registry
         var paths = rolesPath
-        if let env = ProcessInfo.processInfo.environment["ANSIBLE_ROLES_PATH"] {
+        if let env = Environment.value("ANSIBLE_ROLES_PATH") {
             paths += env.split(separator: ":").map(String.init)
         }
         self.rolesPath = paths

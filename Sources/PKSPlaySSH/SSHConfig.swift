@@ -1,4 +1,5 @@
 import Foundation
+import PKSPlayCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -34,7 +35,7 @@ public struct SSHConfig: Sendable, CustomStringConvertible, CustomReflectable {
 
         func resolve() -> String? {
             switch self {
-            case .environment(let name): return ProcessInfo.processInfo.environment[name]
+            case .environment(let name): return Environment.value(name)
             case .given(let value): return value
             case .none: return nil
             }
@@ -128,11 +129,11 @@ public struct SSHConfig: Sendable, CustomStringConvertible, CustomReflectable {
 /// The user running pksplay: the defaults for the remote user and `~`.
 enum LocalUser {
     static var name: String {
-        passwordEntry { String(cString: $0.pw_name) } ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
+        passwordEntry { String(cString: $0.pw_name) } ?? Environment.value("USER") ?? "root"
     }
 
     static var home: String {
-        if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
+        if let home = Environment.value("HOME"), !home.isEmpty { return home }
         return passwordEntry { String(cString: $0.pw_dir) } ?? "/"
     }
 

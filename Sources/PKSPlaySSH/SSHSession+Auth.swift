@@ -1,5 +1,6 @@
 import CLibSSH2
 import Foundation
+import PKSPlayCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -86,7 +87,7 @@ extension SSHSession {
         // ssh-agent.
         if !config.useAgent {
             tried.append("ssh-agent (disabled)")
-        } else if let socketPath = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !socketPath.isEmpty {
+        } else if let socketPath = Environment.value("SSH_AUTH_SOCK"), !socketPath.isEmpty {
             if !accepted.contains("publickey") {
                 tried.append("ssh-agent (the server does not accept publickey)")
             } else if let used = try authenticateWithAgent(user: user, deadline: deadline, tried: &tried, offered: offered) {

@@ -118,7 +118,7 @@ enum Paths {
     }
 
     static func home() -> String {
-        if let h = ProcessInfo.processInfo.environment["HOME"], !h.isEmpty { return h }
+        if let h = Environment.value("HOME"), !h.isEmpty { return h }
         if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { return String(cString: dir) }
         return "/"
     }

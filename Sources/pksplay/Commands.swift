@@ -6,7 +6,7 @@ import PKSPlayLoader
 import PKSPlayModules
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a playbook.")
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a playbook.")
     @OptionGroup var options: PlaybookOptions
     @OptionGroup var runOptions: RunOnlyOptions
 
@@ -20,7 +20,7 @@ struct Run: AsyncParsableCommand {
 }
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Dry run: the same as run --check --diff.")
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Dry run: the same as run --check --diff.")
     @OptionGroup var options: PlaybookOptions
     @OptionGroup var runOptions: RunOnlyOptions
 
@@ -116,7 +116,7 @@ struct ListHosts: AsyncParsableCommand {
 }
 
 struct Modules: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List modules, or show what one takes with an example.")
+    static let configuration = CommandConfiguration(commandName: "modules", abstract: "List modules, or show what one takes with an example.")
     @ArgumentParser.Argument(help: "A module name.") var name: String?
 
     func run() async throws {

@@ -47,7 +47,7 @@ enum Connections {
         if let pw = s("ansible_password") ?? s("ansible_ssh_pass") ?? defaults.password { c.password = pw }
         if let kh = s("ansible_ssh_known_hosts_file") { c.knownHostsFile = (kh as NSString).expandingTildeInPath }
         let checking = defaults.hostKeyChecking ?? s("ansible_ssh_host_key_checking") ?? s("ansible_host_key_checking")
-            ?? ProcessInfo.processInfo.environment["ANSIBLE_HOST_KEY_CHECKING"]
+            ?? Environment.value("ANSIBLE_HOST_KEY_CHECKING")
         switch checking?.lowercased() {
         case nil: break
         case "strict", "yes", "true", "1": c.hostKeyPolicy = .strict

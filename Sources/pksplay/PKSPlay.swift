@@ -31,7 +31,7 @@ struct PKSPlay: AsyncParsableCommand {
     /// took as long with one arena). It has to be set before a second thread allocates: glibc fixes
     /// the arena limit the first time it creates one.
     private static func limitMallocArenas() {
-        guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil else { return }
+        guard Environment.value("MALLOC_ARENA_MAX") == nil else { return }
         _ = mallopt(M_ARENA_MAX, 1)
     }
 }

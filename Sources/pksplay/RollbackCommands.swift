@@ -39,7 +39,7 @@ struct RollbackCommand: AsyncParsableCommand {
 }
 
 struct Runs: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List run journals, newest first.")
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List run journals, newest first.")
     @Option(name: .customLong("state-dir"), help: "Where run journals are kept (default ~/.local/state/pksplay).") var stateDir: String?
 
     func run() async throws {

@@ -22,7 +22,7 @@ enum Runtime {
     /// Folders holding the bundled playbooks: $PKSPLAY_PLAYBOOKS, then beside or above the executable.
     static func bundleDirectories() -> [String] {
         var dirs: [String] = []
-        if let env = ProcessInfo.processInfo.environment["PKSPLAY_PLAYBOOKS"] { dirs += env.split(separator: ":").map(String.init) }
+        if let env = Environment.value("PKSPLAY_PLAYBOOKS") { dirs += env.split(separator: ":").map(String.init) }
         var exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         if let real = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             exe = URL(fileURLWithPath: real).deletingLastPathComponent()
@@ -60,7 +60,7 @@ enum Runtime {
     static func loadInventory(_ options: PlaybookOptions, playbookDir: String) throws -> Inventory {
         var sources = options.inventory
         if sources.isEmpty {
-            if let env = ProcessInfo.processInfo.environment["ANSIBLE_INVENTORY"] { sources = env.split(separator: ",").map(String.init) }
+            if let env = Environment.value("ANSIBLE_INVENTORY") { sources = env.split(separator: ",").map(String.init) }
             else if FileManager.default.fileExists(atPath: "/etc/ansible/hosts") { sources = ["/etc/ansible/hosts"] }
         }
         var inventory = sources.isEmpty ? Inventory() : try InventoryLoader.load(sources: sources, baseDirectory: FileManager.default.currentDirectoryPath)
@@ -191,7 +191,7 @@ enum Runtime {
     }
 
     static func reporter(format: PlaybookOptions.OutputFormat, verbosity: Int, diff: Bool) -> any Reporter {
-        let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && format == .human
+        let colour = isatty(1) == 1 && Environment.value("NO_COLOR") == nil && format == .human
         return format == .json ? JSONReporter() : HumanReporter(color: colour, verbosity: verbosity, diff: diff)
     }
 
