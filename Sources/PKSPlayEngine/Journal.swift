@@ -33,10 +33,10 @@ public struct JournalEntry: Codable, Sendable {
         self.time = Date().timeIntervalSince1970
     }
 
-    /// The entry as one line of JSON, keys sorted, absent fields left out: what `JSONEncoder`
-    /// writes for it, and `JSONDecoder` reads it back. Written by hand because the journal takes
-    /// a line per task on every host, and the encoder's reflection cost more than the task's own
-    /// bookkeeping.
+    /// The entry as one line of JSON, keys sorted, absent fields left out: the fields and values
+    /// `JSONEncoder` wrote (spacing aside), and `JSONDecoder` reads it back. Written by hand
+    /// because the journal takes a line per task on every host, and the encoder's reflection cost
+    /// more than the task's own bookkeeping.
     public var jsonLine: String {
         var fields: [(String, Value)] = [("kind", .string(kind.rawValue)), ("seq", .int(seq)), ("time", .double(time))]
         func add(_ key: String, _ value: Value?) { if let value { fields.append((key, value)) } }
