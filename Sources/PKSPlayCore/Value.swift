@@ -232,14 +232,16 @@ extension Value {
         return try parser.parseDocument()
     }
 
-    /// Compact or indented JSON, keys in insertion order (or sorted when `sortKeys`).
-    public func jsonString(indent: Int? = nil, sortKeys: Bool = false) -> String {
+    /// Compact or indented JSON, keys in insertion order (or sorted when `sortKeys`). Without an
+    /// indent, items are separated as Python's `json.dumps` does (`", "`, `": "`), or with no
+    /// space at all when `tight` (as `JSONEncoder` writes).
+    public func jsonString(indent: Int? = nil, sortKeys: Bool = false, tight: Bool = false) -> String {
         var out = ""
-        writeJSON(into: &out, indent: indent, level: 0, sortKeys: sortKeys)
+        writeJSON(into: &out, indent: indent, level: 0, sortKeys: sortKeys, tight: tight)
         return out
     }
 
-    private func writeJSON(into out: inout String, indent: Int?, level: Int, sortKeys: Bool) {
+    private func writeJSON(into out: inout String, indent: Int?, level: Int, sortKeys: Bool, tight: Bool) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -250,9 +252,9 @@ extension Value {
             if l.isEmpty { out += "[]"; return }
             out += "["
             for (i, v) in l.enumerated() {
-                if i > 0 { out += indent == nil ? ", " : "," }
+                if i > 0 { out += indent == nil && !tight ? ", " : "," }
                 if let indent { out += "\n" + String(repeating: " ", count: indent * (level + 1)) }
-                v.writeJSON(into: &out, indent: indent, level: level + 1, sortKeys: sortKeys)
+                v.writeJSON(into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, tight: tight)
             }
             if let indent { out += "\n" + String(repeating: " ", count: indent * level) }
             out += "]"
@@ -261,10 +263,10 @@ extension Value {
             out += "{"
             let keys = sortKeys ? d.keys.sorted() : d.keys
             for (i, k) in keys.enumerated() {
-                if i > 0 { out += indent == nil ? ", " : "," }
+                if i > 0 { out += indent == nil && !tight ? ", " : "," }
                 if let indent { out += "\n" + String(repeating: " ", count: indent * (level + 1)) }
-                out += Value.jsonQuote(k) + ": "
-                d[k]!.writeJSON(into: &out, indent: indent, level: level + 1, sortKeys: sortKeys)
+                out += Value.jsonQuote(k) + (tight ? ":" : ": ")
+                d[k]!.writeJSON(into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, tight: tight)
             }
             if let indent { out += "\n" + String(repeating: " ", count: indent * level) }
             out += "}"

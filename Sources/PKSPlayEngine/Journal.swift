@@ -33,10 +33,10 @@ public struct JournalEntry: Codable, Sendable {
         self.time = Date().timeIntervalSince1970
     }
 
-    /// The entry as one line of JSON, keys sorted, absent fields left out: the fields and values
-    /// `JSONEncoder` wrote (spacing aside), and `JSONDecoder` reads it back. Written by hand
-    /// because the journal takes a line per task on every host, and the encoder's reflection cost
-    /// more than the task's own bookkeeping.
+    /// The entry as one line of JSON, keys sorted, absent fields left out, no space between
+    /// items: what `JSONEncoder` wrote (except that `/` is not escaped), and `JSONDecoder` reads
+    /// it back. Written by hand because the journal takes a line per task on every host, and the
+    /// encoder's reflection cost more than the task's own bookkeeping.
     public var jsonLine: String {
         var fields: [(String, Value)] = [("kind", .string(kind.rawValue)), ("seq", .int(seq)), ("time", .double(time))]
         func add(_ key: String, _ value: Value?) { if let value { fields.append((key, value)) } }
@@ -53,7 +53,7 @@ public struct JournalEntry: Codable, Sendable {
         add("status", status.map(Value.string))
         add("outcome", outcome.map(Value.string))
         add("undoneSeq", undoneSeq.map(Value.int))
-        return Value.dict(ValueDict(fields)).jsonString(sortKeys: true)
+        return Value.dict(ValueDict(fields)).jsonString(sortKeys: true, tight: true)
     }
 }
 
