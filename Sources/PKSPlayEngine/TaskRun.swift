@@ -87,7 +87,7 @@ extension PlaybookRunner {
         l.includeParams = params
         l.hostVars = s.hostVars
         l.extra = options.extraVars
-        let activeInPlay = magicValues.hostList(playHosts.filter { hosts[$0]?.isActive ?? false }, slot: 0)
+        let activeInPlay = magicValues.hostList(.active, playHosts.filter { hosts[$0]?.isActive ?? false })
         var magic: ValueDict = [
             "inventory_hostname": .string(host),
             "inventory_hostname_short": .string(String(host.split(separator: ".").first ?? Substring(host))),
@@ -95,8 +95,8 @@ extension PlaybookRunner {
             "groups": magicValues.groups(of: inventory),
             "play_hosts": activeInPlay,
             "ansible_play_hosts": activeInPlay,
-            "ansible_play_hosts_all": magicValues.hostList(playHosts, slot: 1),
-            "ansible_play_batch": magicValues.hostList(batch.filter { hosts[$0]?.isActive ?? false }, slot: 2),
+            "ansible_play_hosts_all": magicValues.hostList(.all, playHosts),
+            "ansible_play_batch": magicValues.hostList(.batch, batch.filter { hosts[$0]?.isActive ?? false }),
             "ansible_check_mode": .bool(options.checkMode),
             "ansible_diff_mode": .bool(options.diffMode),
             "ansible_verbosity": .int(options.verbosity),
@@ -444,7 +444,13 @@ extension PlaybookRunner {
 struct MagicValues {
     private var groupsValue: Value?
     private var groupNamesValues: [String: Value] = [:]
-    private var hostLists: [(names: [String], value: Value)?] = [nil, nil, nil]
+    /// The play's host lists the magic variables hold.
+    enum HostList {
+        case active  // play_hosts, ansible_play_hosts
+        case all  // ansible_play_hosts_all
+        case batch  // ansible_play_batch
+    }
+    private var hostLists: [HostList: (names: [String], value: Value)] = [:]
 
     /// `groups`: every group and its hosts.
     mutating func groups(of inventory: Inventory) -> Value {
@@ -462,12 +468,11 @@ struct MagicValues {
         return value
     }
 
-    /// `names` as a list value; `slot` tells the lists apart (play hosts, all of them, the batch),
-    /// each kept until its names change.
-    mutating func hostList(_ names: [String], slot: Int) -> Value {
-        if let kept = hostLists[slot], kept.names == names { return kept.value }
+    /// `names` as the list value of `list`, kept until its names change.
+    mutating func hostList(_ list: HostList, _ names: [String]) -> Value {
+        if let kept = hostLists[list], kept.names == names { return kept.value }
         let value = Value.list(names.map(Value.string))
-        hostLists[slot] = (names, value)
+        hostLists[list] = (names, value)
         return value
     }
 }

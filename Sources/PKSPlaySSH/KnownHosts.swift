@@ -119,15 +119,15 @@ final class KnownHostsStore {
         self.path = path
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let text = String(decoding: data, as: UTF8.self)
+        // Spaces and tabs at either end are trimmed without Foundation (NSString on Linux): a
+        // file of 50 hosts is read once per host, on the way to every connection.
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            // Spaces and tabs at either end, trimmed without Foundation (NSString on Linux): a
-            // file of 50 hosts is read once per host, on the way to every connection.
-            let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
             var line = raw.drop(while: isBlank)
             while let last = line.last, isBlank(last) { line = line.dropLast() }
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("@") {
-                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                let fields = line.split(whereSeparator: isBlank)
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
